@@ -1,0 +1,113 @@
+"""Pipeline step: grade ``submitted/<student>/<lab>/`` into ``autograded/`` and the gradebook.
+
+Why a wrapper around nbgrader: nbgrader stops at nothing but also reports
+little. Here each submission is checked first (right file name? valid
+notebook?), graded on its own so one crash costs only that student that lab,
+and the run ends with one line per problem saying what happened.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+from course import gradebook, nbg, notebooks
+from course.errors import CourseError
+from course.paths import Course
+from course.progress import step
+
+
+@dataclass
+class Result:
+    student: str
+    lab: str
+    ok: bool
+    reason: str = ""
+    earned: float = 0.0
+    possible: float = 0.0
+    seconds: float = 0.0
+
+
+def students_for(course: Course, lab: str, only: list[str] | None = None) -> list[str]:
+    if not course.submitted.is_dir():
+        return []
+    found = sorted(p.name for p in course.submitted.iterdir() if (p / lab).is_dir())
+    if only:
+        missing = sorted(set(only) - set(found))
+        if missing:
+            raise CourseError(f"no submission of {lab} for {', '.join(missing)} in {course.submitted}")
+        found = [s for s in found if s in only]
+    return found
+
+
+def precheck(course: Course, student: str, lab: str) -> str:
+    """Why this submission cannot be graded, or '' if it can."""
+    folder = course.submitted / student / lab
+    expected = course.submission(student, lab)
+    if not expected.exists():
+        others = sorted(p.name for p in folder.glob("*.ipynb"))
+        if others:
+            return (f"expected {expected.name}, found {', '.join(others)} — rename it, "
+                    "or hand the files to `python -m course collect`")
+        return f"no notebook in {folder}"
+    try:
+        notebooks.read(expected)
+    except CourseError as exc:
+        return str(exc)
+    return ""
+
+
+def _ensure_released(course: Course, lab: str) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+    if not course.release_notebook(lab).exists() or not course.gradebook.exists():
+        raise CourseError(f"{lab} has not been released in {course.root} — run `python -m course release {lab}` first")
+    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+        try:
+            gb.find_assignment(lab)
+        except MissingEntry:
+            raise CourseError(f"{lab} is not in the gradebook — run `python -m course release {lab}` first") from None
+
+
+def autograde(course: Course, labs: list[str], students: list[str] | None = None,
+              report: bool = True) -> list[Result]:
+    for lab in labs:
+        _ensure_released(course, lab)
+    jobs = [(s, lab) for lab in labs for s in students_for(course, lab, students)]
+    if not jobs:
+        raise CourseError(f"nothing to grade: no submitted/<student>/<lab>/ folders under {course.root}")
+    api = nbg.api(course)
+    results: list[Result] = []
+    for student, lab in step(jobs, "autograde"):
+        results.append(_grade_one(course, api, student, lab))
+    if report:
+        print_report(results)
+    return results
+
+
+def _grade_one(course: Course, api, student: str, lab: str) -> Result:
+    started = time.monotonic()
+    reason = precheck(course, student, lab)
+    if not reason:
+        with nbg.quiet_stderr():
+            outcome = api.autograde(lab, student, force=True, create=True)
+        if not outcome["success"]:
+            reason = nbg.first_error(outcome)
+    if reason:
+        gradebook.zero(course, lab, student)
+    score = gradebook.scores(course, lab).get(student)
+    return Result(student, lab, ok=not reason, reason=reason,
+                  earned=score.auto_earned if score else 0.0,
+                  possible=score.auto_possible if score else 0.0,
+                  seconds=time.monotonic() - started)
+
+
+def print_report(results: list[Result]) -> None:
+    width = max(len(r.student) for r in results)
+    print(f"{'student':<{width}}  {'lab':<36} {'auto points':>12}  {'time':>6}")
+    for r in results:
+        status = "" if r.ok else "  FAILED"
+        print(f"{r.student:<{width}}  {r.lab:<36} {r.earned:>5g} / {r.possible:<5g} {r.seconds:>5.1f}s{status}")
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"error: {r.student}/{r.lab}: {r.reason} (scored 0; the rest of the batch was graded)",
+              file=sys.stderr)

@@ -1,0 +1,129 @@
+"""``python -m course <command>``: a thin layer over the pipeline modules.
+
+Why thin: each step (data → release → solutions → autograde → feedback → export)
+lives in its own module and is tested there; the CLI only parses flags, shows
+progress and turns a CourseError into one line that says what to do.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from course.errors import CourseError
+from course.paths import REPO, default_course
+
+
+def _labs_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("labs", nargs="*", metavar="LAB", help="lab names or short forms (Day1, 1); default: all")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m course", description=__doc__.splitlines()[0])
+    parser.add_argument("--course-dir", type=Path, help="nbgrader course directory (default: the repo)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="fetch MNIST and Fashion-MNIST into the cache and verify them")
+    p.add_argument("--root", type=Path, help="cache folder (default: $COURSE_DATA or data/)")
+    p.add_argument("--offline", action="store_true", help="skip torchvision's internet download")
+
+    p = sub.add_parser("release", help="build student notebooks in release/ from source/")
+    _labs_arg(p)
+    p = sub.add_parser("solutions", help="execute the solutions into solutions/ (notebook + HTML)")
+    _labs_arg(p)
+    p = sub.add_parser("autograde", help="grade submitted/<student>/<lab>/")
+    _labs_arg(p)
+    p.add_argument("--student", action="append", help="grade only these students (repeatable)")
+    p = sub.add_parser("feedback", help="write HTML feedback for autograded submissions")
+    _labs_arg(p)
+    p = sub.add_parser("export", help="grades as CSV: one row per student, one column per lab, and a total")
+    p.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    p = sub.add_parser("holes", help="grade the blank release notebook: every graded cell must earn 0")
+    _labs_arg(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p = sub.add_parser("bench", help="measure run time, autograde time and quality figures per lab")
+    _labs_arg(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p = sub.add_parser("demo", help="the main job: data, release, solutions, demo submissions, grading, export")
+    _labs_arg(p)
+    p.add_argument("--skip-solutions", action="store_true", help="reuse the committed solutions/")
+    p = sub.add_parser("author", help="edit a lab as a text script: export it, edit, import it back")
+    p.add_argument("action", choices=["export", "import"])
+    _labs_arg(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    course = default_course() if args.course_dir is None else _course(args.course_dir)
+    try:
+        return _dispatch(args, course) or 0
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted — nothing was half-written; run the command again", file=sys.stderr)
+        return 130
+
+
+def _course(path: Path):
+    from course.paths import Course
+    return Course(path.resolve())
+
+
+def _dispatch(args: argparse.Namespace, course) -> int | None:
+    cmd = args.command
+    if cmd == "data":
+        from course import data
+        data.fetch_all(args.root, allow_internet=not args.offline)
+    elif cmd == "release":
+        from course import release
+        release.release(course, course.resolve_labs(args.labs))
+    elif cmd == "solutions":
+        from course import solutions
+        solutions.build(course, course.resolve_labs(args.labs))
+    elif cmd == "autograde":
+        from course import autograde
+        results = autograde.autograde(course, course.resolve_labs(args.labs), args.student)
+        return 0 if all(r.ok for r in results) else 2
+    elif cmd == "feedback":
+        from course import feedback
+        feedback.generate(course, course.resolve_labs(args.labs))
+    elif cmd == "export":
+        from course import export
+        text = export.to_csv(course)
+        if args.output:
+            args.output.write_text(text)
+            print(f"wrote {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+    elif cmd == "holes":
+        from course import holes
+        report = holes.report(course, course.resolve_labs(args.labs))
+        print(json.dumps(report, indent=2) if args.json else holes.format_table(report))
+        return 0 if all(v["earned"] == 0 for v in report.values()) else 3
+    elif cmd == "bench":
+        from course import bench
+        report = bench.run(course, course.resolve_labs(args.labs))
+        print(json.dumps(report, indent=2) if args.json else bench.format_table(report))
+    elif cmd == "demo":
+        from course import demo
+        demo.run(course, course.resolve_labs(args.labs) if args.labs else None,
+                 skip_solutions=args.skip_solutions)
+    elif cmd == "author":
+        from course import authoring
+        for lab in course.resolve_labs(args.labs) if args.action == "export" else args.labs:
+            script = REPO / "build" / "author" / f"{lab}.py"
+            target = course.source_notebook(lab)
+            if args.action == "export":
+                authoring.export_lab(target, script)
+                print(f"wrote {script}")
+            else:
+                if not script.is_file():
+                    raise CourseError(f"{script} not found — run `python -m course author export {lab}` first")
+                authoring.import_lab(script, target)
+                from course import inject
+                inject.inject_lab(course, lab)
+                print(f"wrote {target}")
+    return None

@@ -1,0 +1,43 @@
+"""Build step 2: student notebooks in ``release/`` from ``source/``.
+
+Why through nbgrader: generate_assignment also records each graded cell in the
+gradebook, which is what lets autograde restore deleted or edited test cells.
+"""
+from __future__ import annotations
+
+from course import inject, nbg, notebooks
+from course.errors import CourseError
+from course.paths import Course
+from course.progress import step
+
+
+def release(course: Course, labs: list[str]) -> None:
+    api = nbg.api(course)
+    for lab in step(labs, "release"):
+        inject.inject_lab(course, lab)
+        _check_source(course, lab)
+        result = api.generate_assignment(lab, force=True, create=True)
+        if not result["success"]:
+            raise CourseError(f"release of {lab} failed: {nbg.first_error(result)}")
+        normalise(course.release_notebook(lab))
+
+
+def normalise(path) -> None:
+    """Make the release byte-for-byte reproducible, so a test can prove it is current."""
+    nb = notebooks.read(path)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    notebooks.write(nb, path)
+
+
+def _check_source(course: Course, lab: str) -> None:
+    nb = notebooks.read(course.source_notebook(lab))
+    ids = [notebooks.grade_id(c) for c in nb.cells if notebooks.grade_id(c)]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise CourseError(f"{lab}: duplicate grade ids {', '.join(dupes)} — each graded cell needs its own id")
+    for cell in nb.cells:
+        if notebooks.is_answer(cell) and notebooks.BEGIN_SOLUTION not in cell.source:
+            raise CourseError(f"{lab}: answer cell '{notebooks.grade_id(cell)}' has no ### BEGIN SOLUTION block")

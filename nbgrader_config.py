@@ -1,0 +1,54 @@
+"""nbgrader configuration for the course kit.
+
+Every setting here has a reason; change a number only with the benchmark's
+figures in hand (`python -m course bench`).
+"""
+import os
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+                                    LimitOutput, SaveAutoGrades)
+
+from course.nbgrader_ext import BudgetedExecute
+
+c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
+
+# The course directory is wherever this file is, so a scratch copy (tests, holes) is its own course.
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "mathfound-ai"
+# The kit hands notebooks out through Colab links and an LMS, not nbgrader's exchange; keep it local.
+c.Exchange.root = os.path.join(c.CourseDirectory.root, ".exchange")
+
+# What a student sees in place of a solution: it says what to do, and it fails loudly if left alone.
+c.ClearSolutions.code_stub = {
+    "python": "# YOUR CODE HERE: replace this line with your solution\n"
+              "raise NotImplementedError(\"not written yet\")"
+}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Time limits. Grading runs with FAST=True (training shrinks), so each cell needs far less than this;
+# the budget only stops loops. A notebook gets at most 5 minutes in all.
+c.Execute.timeout = 120
+c.BudgetedExecute.notebook_timeout = 300
+c.Execute.startup_timeout = 120
+c.Autograde.autograde_preprocessors = [
+    BudgetedExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+
+# A harmless warning on stderr must not zero a correct answer: drop stderr that is only warnings.
+c.IgnorePattern.enabled = True
+# The pattern matches stderr that names a Warning and carries no traceback or error.
+c.IgnorePattern.pattern = r"^(?![\s\S]*(?:Traceback|Error:))[\s\S]*\b\w*Warning\b[\s\S]*$"
+
+# Deleted or edited test cells come back from the gradebook's copy of the source.
+c.OverwriteCells.add_missing_cells = True
+
+# Keep huge outputs (a student's print in a loop) from bloating the autograded notebooks.
+c.LimitOutput.max_lines = 500
+c.LimitOutput.max_traceback = 50

@@ -1,0 +1,75 @@
+"""Shared fixtures: one scratch course per lab, graded once, read by many tests.
+
+Why once: autograding is the slow part (a kernel per notebook), so every
+submission a lab's tests need — solved, blank, each wrong answer — is written
+first and graded in a single autograde run.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from course import autograde, gradebook, release, submissions
+from course.paths import REPO, Course
+from course.scratch import scratch_course
+
+os.environ.setdefault("COURSE_DATA", str(REPO / "data"))
+REAL = Course(REPO)
+LABS = REAL.labs()
+WRONG_DIR = Path(__file__).parent / "wrong_answers"
+
+
+def wrong_answers(lab: str) -> list[submissions.WrongAnswer]:
+    path = WRONG_DIR / f"{lab}.py"
+    if not path.exists():
+        return []
+    spec = importlib.util.spec_from_file_location(f"wrong_{lab}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.WRONG)
+
+
+def all_wrong_answers() -> list[tuple[str, submissions.WrongAnswer]]:
+    return [(lab, w) for lab in LABS for w in wrong_answers(lab)]
+
+
+class GradedLab:
+    def __init__(self, course: Course, lab: str, results: list[autograde.Result]):
+        self.course, self.lab = course, lab
+        self.results = {r.student: r for r in results}
+        self.scores = gradebook.scores(course, lab)
+
+
+_CACHE: dict[str, GradedLab] = {}
+
+
+@pytest.fixture(scope="session")
+def scratch_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("courses")
+
+
+@pytest.fixture(scope="session")
+def graded(scratch_root):
+    """graded(lab) → GradedLab with students 'solved', 'blank', 'half' and 'wrong-<name>'."""
+    def get(lab: str) -> GradedLab:
+        if lab not in _CACHE:
+            course = scratch_course(REAL, [lab], where=scratch_root)
+            release.release(course, [lab])
+            for kind in ("solved", "blank", "half"):
+                submissions.write(course, kind, lab, submissions.make(course, lab, kind))
+            for w in wrong_answers(lab):
+                submissions.write(course, f"wrong-{w.name}", lab, submissions.wrong(course, lab, w))
+            results = autograde.autograde(course, [lab], report=True)
+            _CACHE[lab] = GradedLab(course, lab, results)
+        return _CACHE[lab]
+    return get
+
+
+@pytest.fixture
+def tmp_course(tmp_path) -> Course:
+    shutil.copy2(REPO / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    return Course(tmp_path)

@@ -1,0 +1,73 @@
+"""The CLI: fixed command names, one-line errors, CSV and JSON in the promised shapes."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+from conftest import LABS, REAL
+from course.paths import REPO
+
+
+def course_cli(*args, course_dir=None):
+    cmd = [sys.executable, "-m", "course"]
+    if course_dir is not None:
+        cmd += ["--course-dir", str(course_dir)]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=REPO, timeout=900)
+
+
+def test_commands_exist():
+    out = course_cli("--help").stdout
+    for name in ("data", "release", "solutions", "autograde", "feedback", "export", "holes", "bench"):
+        assert name in out
+
+
+def test_unknown_lab_is_one_clear_line():
+    proc = course_cli("release", "Day9_Nothing")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: unknown lab") and LABS[0] in lines[0]
+
+
+def test_autograde_with_nothing_submitted_says_what_to_do(tmp_course):
+    (tmp_course.root / "source").mkdir()
+    proc = course_cli("autograde", course_dir=tmp_course.root)
+    assert proc.returncode == 1 and "error:" in proc.stderr and "source" in proc.stderr
+
+
+def test_export_csv_one_row_per_student(graded):
+    g = graded(LABS[0])
+    proc = course_cli("export", course_dir=g.course.root)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert list(rows[0].keys()) == ["student", LABS[0], "total"]
+    by = {r["student"]: r for r in rows}
+    assert float(by["solved"][LABS[0]]) == g.scores["solved"].earned
+    assert float(by["blank"]["total"]) == 0.0
+    assert len(rows) == len(g.scores)
+
+
+def test_export_to_file(graded, tmp_path):
+    g = graded(LABS[0])
+    target = tmp_path / "grades.csv"
+    proc = course_cli("export", "--output", str(target), course_dir=g.course.root)
+    assert proc.returncode == 0 and target.read_text().startswith("student,")
+
+
+def test_holes_json_shape():
+    proc = course_cli("holes", LABS[0], "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    lab = report[LABS[0]]
+    assert lab["earned"] == 0 and lab["possible"] > 0
+    assert lab["cells"] and all(set(c) == {"earned", "possible"} for c in lab["cells"].values())
+    assert sum(c["possible"] for c in lab["cells"].values()) == lab["possible"]
+
+
+def test_feedback_is_written(graded):
+    g = graded(LABS[0])
+    proc = course_cli("feedback", LABS[0], course_dir=g.course.root)
+    assert proc.returncode == 0, proc.stderr
+    assert (g.course.feedback / "solved" / LABS[0] / f"{LABS[0]}.html").exists()

@@ -1,0 +1,66 @@
+"""Generated folders are reproducible: release/ and solutions/ match what source/ makes."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from conftest import LABS, REAL
+from course import inject, notebooks, release, solutions
+from course.scratch import scratch_course
+
+
+def _cells(nb):
+    return [(c.cell_type, c.source, c.get("metadata", {}).get("nbgrader")) for c in nb.cells]
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_setup_cell_matches_the_template(lab):
+    nb = copy.deepcopy(notebooks.read(REAL.source_notebook(lab)))
+    assert not inject.inject(nb), f"{lab}'s setup cell is stale — run `python -m course release {lab}`"
+
+
+@pytest.fixture(scope="module")
+def regenerated(tmp_path_factory):
+    course = scratch_course(REAL, LABS, where=tmp_path_factory.mktemp("regen"))
+    release.release(course, LABS)
+    return course
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_release_is_up_to_date(regenerated, lab):
+    committed = REAL.release_notebook(lab)
+    assert committed.exists(), f"release/{lab} is missing — run `python -m course release`"
+    assert _cells(notebooks.read(committed)) == _cells(notebooks.read(regenerated.release_notebook(lab))), \
+        f"release/{lab} is stale — run `python -m course release {lab}`"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_release_hides_solutions_and_hidden_tests(lab):
+    nb = notebooks.read(REAL.release_notebook(lab))
+    text = "\n".join(c.source for c in nb.cells)
+    assert notebooks.BEGIN_SOLUTION not in text and notebooks.BEGIN_HIDDEN not in text
+    source = notebooks.read(REAL.source_notebook(lab))
+    for cell in source.cells:
+        for line in notebooks.hidden_test_lines(cell.source):
+            assert line not in text or len(line) < 25, f"hidden test line leaked into release/{lab}: {line}"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_solutions_are_up_to_date(lab):
+    path = REAL.solutions / lab / f"{lab}.ipynb"
+    assert path.exists() and path.with_suffix(".html").exists(), \
+        f"solutions/{lab} is missing — run `python -m course solutions {lab}`"
+    built = notebooks.read(path)
+    want = solutions.expected(REAL, lab)
+    assert built.metadata["course"]["source_fingerprint"] == want.metadata["course"]["source_fingerprint"], \
+        f"solutions/{lab} was built from an older source — run `python -m course solutions {lab}`"
+    assert [c.source for c in built.cells] == [c.source for c in want.cells]
+    assert not [o for c in built.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for c in built.cells for o in c.get("outputs", [])), \
+        "the executed solution has no figures"
+    html = path.with_suffix(".html").read_text()
+    source = notebooks.read(REAL.source_notebook(lab))
+    leaked = [ln for c in source.cells for ln in notebooks.hidden_test_lines(c.source)
+              if len(ln) >= 25 and ln in html]
+    assert not leaked, f"hidden tests in solutions/{lab}: {leaked[:3]}"
