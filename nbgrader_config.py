@@ -5,11 +5,11 @@ figures in hand (`python -m course bench`).
 """
 import os
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern,
                                     LimitOutput, SaveAutoGrades)
 
-from course.nbgrader_ext import BudgetedExecute
+from course.nbgrader_ext import BudgetedExecute, HideHiddenTests
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
 
@@ -52,3 +52,6 @@ c.OverwriteCells.add_missing_cells = True
 # Keep huge outputs (a student's print in a loop) from bloating the autograded notebooks.
 c.LimitOutput.max_lines = 500
 c.LimitOutput.max_traceback = 50
+
+# Feedback shows scores and one-line reasons, never the hidden tests (they are reused next year).
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import Execute
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer
 
 
@@ -45,3 +45,25 @@ class BudgetedExecute(Execute):
             return super().preprocess_cell(cell, resources, index)
         finally:
             self.timeout = self._cell_timeout
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """Feedback preprocessor: students see their score and the reason, never the hidden tests.
+
+    Why: nbgrader's feedback shows the autograded notebook, in which the hidden
+    tests were restored, and a failed assert's traceback quotes the test line.
+    Test cells keep only their visible part, and an error keeps only its one-line
+    message (the assert's text, or the student's own exception).
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        from course import notebooks
+        if notebooks.is_tests(cell):
+            cell.source = notebooks.strip_hidden_tests(cell.source)
+            kept = []
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    message = out.get("evalue") or "a hidden check failed"
+                    kept.append(_error(out.get("ename", "Error"), message))
+            cell.outputs = kept
+        return cell, resources

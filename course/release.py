@@ -5,7 +5,9 @@ gradebook, which is what lets autograde restore deleted or edited test cells.
 """
 from __future__ import annotations
 
-from course import inject, nbg, notebooks
+import nbformat
+
+from course import inject, nbg, notebooks, settings
 from course.errors import CourseError
 from course.paths import Course
 from course.progress import step
@@ -19,12 +21,19 @@ def release(course: Course, labs: list[str]) -> None:
         result = api.generate_assignment(lab, force=True, create=True)
         if not result["success"]:
             raise CourseError(f"release of {lab} failed: {nbg.first_error(result)}")
-        normalise(course.release_notebook(lab))
+        normalise(course.release_notebook(lab), lab)
 
 
-def normalise(path) -> None:
-    """Make the release byte-for-byte reproducible, so a test can prove it is current."""
+BADGE_ID = "colab-badge"
+
+
+def normalise(path, lab: str) -> None:
+    """Make the release reproducible (a test proves it is current) and open it with a Colab badge."""
     nb = notebooks.read(path)
+    nb.cells = [c for c in nb.cells if c.get("id") != BADGE_ID]
+    badge = nbformat.v4.new_markdown_cell(settings.colab_badge(lab))
+    badge["id"] = BADGE_ID
+    nb.cells.insert(0, badge)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []

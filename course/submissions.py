@@ -33,10 +33,14 @@ class WrongAnswer:
 
 
 def solutions_by_id(course: Course, lab: str) -> dict[str, str]:
-    """What a student who got everything right would have typed, per answer cell."""
+    """What a student who got everything right would have typed, per answer cell.
+
+    Written answers get the model answer, so a solved demo notebook shows what
+    hand grading looks like.
+    """
     src = notebooks.read(course.source_notebook(lab))
     return {notebooks.grade_id(c): notebooks.strip_markers(c.source)
-            for c in src.cells if notebooks.is_answer(c)}
+            for c in src.cells if notebooks.is_answer(c) or notebooks.is_manual(c)}
 
 
 def answer_ids(nb: NotebookNode) -> list[str]:
@@ -56,7 +60,7 @@ def make(course: Course, lab: str, kind: str = "solved",
     answers = solutions_by_id(course, lab)
     ids = answer_ids(nb)
     if kind == "solved":
-        fill = set(ids)
+        fill = set(answers)
     elif kind == "blank":
         fill = set()
     elif kind == "half":

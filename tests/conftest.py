@@ -18,6 +18,10 @@ from course.paths import REPO, Course
 from course.scratch import scratch_course
 
 os.environ.setdefault("COURSE_DATA", str(REPO / "data"))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # two workers on two cores: one thread each, or torch's threads fight over the cores
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
 REAL = Course(REPO)
 LABS = REAL.labs()
 WRONG_DIR = Path(__file__).parent / "wrong_answers"
@@ -33,8 +37,16 @@ def wrong_answers(lab: str) -> list[submissions.WrongAnswer]:
     return list(module.WRONG)
 
 
-def all_wrong_answers() -> list[tuple[str, submissions.WrongAnswer]]:
-    return [(lab, w) for lab in LABS for w in wrong_answers(lab)]
+def all_wrong_answers():
+    """One pytest param per wrong answer, grouped by lab so one worker grades each lab once."""
+    return [pytest.param(lab, w, id=f"{lab.split('_')[0]}-{w.name}", marks=pytest.mark.xdist_group(lab))
+            for lab in LABS for w in wrong_answers(lab)]
+
+
+def lab_params(group_suffix: str = ""):
+    """One pytest param per lab, in the lab's xdist group (its graded course is built once per worker)."""
+    return [pytest.param(lab, id=lab.split("_")[0], marks=pytest.mark.xdist_group(lab + group_suffix))
+            for lab in LABS]
 
 
 class GradedLab:

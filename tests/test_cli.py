@@ -7,8 +7,13 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import LABS, REAL
 from course.paths import REPO
+
+# these tests reuse the first lab's graded course, so they run on the worker that grades it
+pytestmark = pytest.mark.xdist_group(LABS[0])
 
 
 def course_cli(*args, course_dir=None):
@@ -71,3 +76,22 @@ def test_feedback_is_written(graded):
     proc = course_cli("feedback", LABS[0], course_dir=g.course.root)
     assert proc.returncode == 0, proc.stderr
     assert (g.course.feedback / "solved" / LABS[0] / f"{LABS[0]}.html").exists()
+
+
+def test_feedback_never_shows_hidden_tests(graded):
+    from course import notebooks
+    g = graded(LABS[0])
+    proc = course_cli("feedback", LABS[0], course_dir=g.course.root)
+    assert proc.returncode == 0, proc.stderr
+    source = notebooks.read(REAL.source_notebook(LABS[0]))
+    hidden = {ln for c in source.cells for ln in notebooks.hidden_test_lines(c.source) if len(ln) >= 20}
+    visible = "\n".join(c.source for c in notebooks.read(REAL.release_notebook(LABS[0])).cells)
+    hidden = {ln for ln in hidden if ln not in visible}
+    import html as htmllib
+    import re
+    files = list(g.course.feedback.glob("*/*/*.html"))
+    assert len(files) == len(g.scores)
+    for f in files:
+        text = htmllib.unescape(re.sub(r"<[^>]+>", "", f.read_text()))
+        leaked = [ln for ln in hidden if ln in text]
+        assert not leaked, f"{f.name} shows hidden tests: {leaked[:2]}"

@@ -20,6 +20,9 @@ def test_setup_cell_matches_the_template(lab):
     assert not inject.inject(nb), f"{lab}'s setup cell is stale — run `python -m course release {lab}`"
 
 
+pytestmark = pytest.mark.xdist_group("generated")
+
+
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory):
     course = scratch_course(REAL, LABS, where=tmp_path_factory.mktemp("regen"))
@@ -64,3 +67,15 @@ def test_solutions_are_up_to_date(lab):
     leaked = [ln for c in source.cells for ln in notebooks.hidden_test_lines(c.source)
               if len(ln) >= 25 and ln in html]
     assert not leaked, f"hidden tests in solutions/{lab}: {leaked[:3]}"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_colab_badge_points_at_a_release_file(lab):
+    import re
+    from course import settings
+    first = notebooks.read(REAL.release_notebook(lab)).cells[0].source
+    url = re.search(r"\]\((https://colab\.research\.google\.com/github/[^)]+)\)", first).group(1)
+    prefix = f"https://colab.research.google.com/github/{settings.settings()['github_repository']}/blob/"
+    assert url.startswith(prefix)
+    path = url[len(prefix):].split("/", 1)[1]
+    assert (REAL.root / path).is_file() and path.startswith("release/"), url

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import LABS, all_wrong_answers, wrong_answers
+from conftest import all_wrong_answers, lab_params, wrong_answers
 
 
-@pytest.mark.parametrize("lab", LABS)
+@pytest.mark.parametrize("lab", lab_params())
 def test_solution_scores_full_marks(graded, lab):
     g = graded(lab)
     result = g.results["solved"]
@@ -18,7 +18,7 @@ def test_solution_scores_full_marks(graded, lab):
     assert score.auto_possible > 0
 
 
-@pytest.mark.parametrize("lab", LABS)
+@pytest.mark.parametrize("lab", lab_params())
 def test_blank_release_has_no_grading_holes(graded, lab):
     score = graded(lab).scores["blank"]
     holes = {gid: c.earned for gid, c in score.cells.items() if c.auto and c.earned > 0}
@@ -26,19 +26,19 @@ def test_blank_release_has_no_grading_holes(graded, lab):
     assert all(c.earned == 0 for c in score.cells.values()), "written answers must not score unanswered"
 
 
-@pytest.mark.parametrize("lab", LABS)
+@pytest.mark.parametrize("lab", lab_params())
 def test_half_done_scores_in_between(graded, lab):
     g = graded(lab)
     half = g.scores["half"].auto_earned
     assert 0 < half < g.scores["solved"].auto_earned
 
 
-@pytest.mark.parametrize("lab", LABS)
+@pytest.mark.parametrize("lab", lab_params())
 def test_lab_has_wrong_answer_fixtures(lab):
     assert len(wrong_answers(lab)) >= 3, f"{lab} needs a set of realistic wrong answers in tests/wrong_answers/"
 
 
-@pytest.mark.parametrize("lab,wrong", all_wrong_answers(), ids=lambda v: getattr(v, "name", v))
+@pytest.mark.parametrize("lab,wrong", all_wrong_answers())
 def test_wrong_answer_loses_points(graded, lab, wrong):
     g = graded(lab)
     student = f"wrong-{wrong.name}"

@@ -5,11 +5,11 @@ import os
 
 import pytest
 
-from conftest import LABS, REAL
+from conftest import REAL, lab_params
 from course import execute, submissions
 
 
-@pytest.mark.parametrize("lab", LABS)
+@pytest.mark.parametrize("lab", lab_params("-standalone"))
 def test_release_notebook_runs_on_its_own(tmp_path, lab, monkeypatch):
     nb = submissions.make(REAL, lab, "solved")
     folder = tmp_path / "empty"
