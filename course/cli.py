@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     _labs_arg(p)
     p = sub.add_parser("solutions", help="execute the solutions into solutions/ (notebook + HTML)")
     _labs_arg(p)
+    p = sub.add_parser("collect", help="map an LMS zip or a folder of Colab downloads to submitted/")
+    p.add_argument("source", type=Path, help="a Canvas/Moodle bulk-download zip, or a folder")
+    p.add_argument("--roster", type=Path, required=True, help="CSV with student_id (and canvas_id, moodle_id, email)")
     p = sub.add_parser("autograde", help="grade submitted/<student>/<lab>/")
     _labs_arg(p)
     p.add_argument("--student", action="append", help="grade only these students (repeatable)")
@@ -83,6 +86,12 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
     elif cmd == "solutions":
         from course import solutions
         solutions.build(course, course.resolve_labs(args.labs))
+    elif cmd == "collect":
+        from course import collect
+        report = collect.collect(course, args.source, collect.Roster.read(args.roster))
+        for line in report.lines():
+            print(line)
+        return 0 if not (report.unmatched or report.invalid) else 4
     elif cmd == "autograde":
         from course import autograde
         results = autograde.autograde(course, course.resolve_labs(args.labs), args.student)
