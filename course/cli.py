@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     _labs_arg(p)
     p = sub.add_parser("export", help="grades as CSV: one row per student, one column per lab, and a total")
     p.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    p.add_argument("--format", choices=["totals", "cells", "canvas"], default="totals",
+                   help="totals per lab (default), a per-cell breakdown, or Canvas's gradebook import")
+    p.add_argument("--roster", type=Path, help="roster CSV with canvas_id (for --format canvas)")
     p = sub.add_parser("holes", help="grade the blank release notebook: every graded cell must earn 0")
     _labs_arg(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -101,7 +104,15 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
         feedback.generate(course, course.resolve_labs(args.labs))
     elif cmd == "export":
         from course import export
-        text = export.to_csv(course)
+        if args.format == "cells":
+            text = export.cells_csv(course)
+        elif args.format == "canvas":
+            if not args.roster:
+                raise CourseError("--format canvas needs --roster roster.csv (with a canvas_id column)")
+            from course.collect import Roster
+            text = export.canvas_csv(course, Roster.read(args.roster).canvas)
+        else:
+            text = export.to_csv(course)
         if args.output:
             args.output.write_text(text)
             print(f"wrote {args.output}", file=sys.stderr)

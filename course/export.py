@@ -31,3 +31,38 @@ def to_csv(course: Course) -> str:
         points = [rows[student].get(lab, 0.0) for lab in labs]
         writer.writerow([student, *(f"{p:g}" for p in points), f"{sum(points):g}"])
     return out.getvalue()
+
+
+def cells_csv(course: Course) -> str:
+    """Per-cell breakdown: one row per student, lab and graded cell."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["student", "lab", "cell", "earned", "possible", "graded_by", "pending"])
+    for lab in course.labs():
+        for student, score in sorted(gradebook.scores(course, lab).items()):
+            for gid, cell in score.cells.items():
+                writer.writerow([student, lab, gid, f"{cell.earned:g}", f"{cell.possible:g}",
+                                 "tests" if cell.auto else "hand", "yes" if cell.pending else ""])
+    return out.getvalue()
+
+
+def canvas_csv(course: Course, canvas_ids: dict[str, str]) -> str:
+    """A file Canvas's gradebook import accepts: Student, ID, SIS columns, then one column per lab.
+
+    Why a roster is needed: Canvas matches rows by its own user ID, which only
+    the roster knows. Students without a Canvas id are left out and named.
+    """
+    from course.errors import CourseError
+    labs, rows = table(course)
+    missing = sorted(s for s in rows if s not in canvas_ids)
+    if not canvas_ids:
+        raise CourseError("the roster has no canvas_id column — Canvas needs its own user ids")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *labs])
+    for student in sorted(s for s in rows if s in canvas_ids):
+        writer.writerow([student, canvas_ids[student], student, "", "",
+                         *(f"{rows[student].get(lab, 0.0):g}" for lab in labs)])
+    for student in missing:
+        print(f"warning: {student} has no canvas_id in the roster; left out of the Canvas file")
+    return out.getvalue()

@@ -95,3 +95,17 @@ def test_feedback_never_shows_hidden_tests(graded):
         text = htmllib.unescape(re.sub(r"<[^>]+>", "", f.read_text()))
         leaked = [ln for ln in hidden if ln in text]
         assert not leaked, f"{f.name} shows hidden tests: {leaked[:2]}"
+
+
+def test_export_per_cell_and_canvas(graded, tmp_path):
+    g = graded(LABS[0])
+    cells = list(csv.DictReader(io.StringIO(course_cli("export", "--format", "cells", course_dir=g.course.root).stdout)))
+    solved = [r for r in cells if r["student"] == "solved"]
+    assert {r["cell"] for r in solved} == set(g.scores["solved"].cells)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,canvas_id\nsolved,4242\nblank,4343\n")
+    proc = course_cli("export", "--format", "canvas", "--roster", str(roster), course_dir=g.course.root)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout.split("warning:")[0])))
+    assert rows[0].keys() >= {"Student", "ID", "SIS User ID", LABS[0]}
+    assert {r["ID"] for r in rows} == {"4242", "4343"}
