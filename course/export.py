@@ -7,6 +7,7 @@ of the spreadsheet silently.
 from __future__ import annotations
 
 import csv
+import sys
 import io
 
 from course import gradebook
@@ -64,5 +65,5 @@ def canvas_csv(course: Course, canvas_ids: dict[str, str]) -> str:
         writer.writerow([student, canvas_ids[student], student, "", "",
                          *(f"{rows[student].get(lab, 0.0):g}" for lab in labs)])
     for student in missing:
-        print(f"warning: {student} has no canvas_id in the roster; left out of the Canvas file")
+        print(f"warning: {student} has no canvas_id in the roster; left out of the Canvas file", file=sys.stderr)
     return out.getvalue()
