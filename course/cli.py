@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("autograde", help="grade submitted/<student>/<lab>/")
     _labs_arg(p)
     p.add_argument("--student", action="append", help="grade only these students (repeatable)")
+    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
+                   help="submissions graded at once (default: the number of cores)")
     p = sub.add_parser("feedback", help="write HTML feedback for autograded submissions")
     _labs_arg(p)
     p = sub.add_parser("export", help="grades as CSV: one row per student, one column per lab, and a total")
@@ -97,7 +100,7 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
         return 0 if not (report.unmatched or report.invalid) else 4
     elif cmd == "autograde":
         from course import autograde
-        results = autograde.autograde(course, course.resolve_labs(args.labs), args.student)
+        results = autograde.autograde(course, course.resolve_labs(args.labs), args.student, jobs=max(1, args.jobs))
         return 0 if all(r.ok for r in results) else 2
     elif cmd == "feedback":
         from course import feedback

@@ -67,3 +67,15 @@ def test_broken_submission_scores_zero_with_a_reason(batch, student, reason):
 def test_student_files_are_never_modified(batch):
     course, _, original = batch
     assert course.submission("malformed", LAB).read_bytes() == original
+
+
+def test_parallel_grading_matches_serial_and_is_idempotent(batch):
+    course, serial, _ = batch
+    before = {s: sc.cells for s, sc in gradebook.scores(course, LAB).items()}
+    again = {r.student: r for r in autograde.autograde(course, [LAB], ["good", "malformed", "renamed"],
+                                                       report=False, jobs=2)}
+    after = gradebook.scores(course, LAB)
+    for student in again:
+        assert again[student].earned == serial[student].earned
+        assert {k: v.earned for k, v in after[student].cells.items()} == {k: v.earned for k, v in before[student].items()}
+    assert list((course.root / ".gradebook-backups").glob("gradebook-*.db")), "the gradebook is backed up first"
