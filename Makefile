@@ -38,5 +38,8 @@ holes: install data     ## grading-hole report for every lab
 bench: install data     ## measured run times and quality figures
 	$(PY) -m course bench
 
+lab: install            ## JupyterLab with nbgrader's formgrader, for grading written answers by hand
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --ServerApp.ip=127.0.0.1
+
 clean:                  ## remove grading output (never source/, release/ or solutions/)
 	rm -rf autograded/*/ feedback submitted gradebook.db grades.csv build .pytest_cache
