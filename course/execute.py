@@ -16,6 +16,7 @@ from pathlib import Path
 from nbformat.notebooknode import NotebookNode
 
 from course.errors import CourseError
+from course.nbg import quiet_stderr
 from course.paths import data_root
 
 
@@ -52,7 +53,8 @@ def run(nb: NotebookNode, *, fast: bool = False, workdir: Path | None = None,
         with _env(COURSE_DATA=str(data_root()), COURSE_QUIET="1", COURSE_FAST="1" if fast else None,
                   COURSE_METRICS_FILE=str(metrics_file), NBGRADER_EXECUTION=None, PYTHONWARNINGS="ignore"):
             try:
-                client.execute()
+                with quiet_stderr():  # the kernel's own start-up chatter
+                    client.execute()
             except CellExecutionError as exc:
                 first = str(exc).strip().splitlines()
                 raise CourseError(f"{label} failed while running: {first[-1] if first else exc}") from None

@@ -16,7 +16,7 @@ from pathlib import Path
 from traitlets.config.loader import PyFileConfigLoader
 
 from course.errors import CourseError
-from course.paths import Course
+from course.paths import Course, data_root
 
 
 def load_config(course: Course):
@@ -34,7 +34,12 @@ def api(course: Course):
     from nbgrader.coursedir import CourseDirectory
 
     _venv_on_path()
+    # graded notebooks run in autograded/<student>/<lab>/, possibly far from the repo: point them at the cache
+    os.environ.setdefault("COURSE_DATA", str(data_root()))
     config = load_config(course)
+    exchange = config.Exchange.get("root")
+    if exchange:
+        os.makedirs(exchange, exist_ok=True)
     coursedir = CourseDirectory(config=config)
     nb_api = NbGraderAPI(coursedir=coursedir, config=config)
     nb_api.log.setLevel(logging.WARNING)
