@@ -36,6 +36,7 @@ def api(course: Course):
     _venv_on_path()
     # graded notebooks run in autograded/<student>/<lab>/, possibly far from the repo: point them at the cache
     os.environ.setdefault("COURSE_DATA", str(data_root()))
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle threads sleep: grading runs side by side
     config = load_config(course)
     exchange = config.Exchange.get("root")
     if exchange:
