@@ -111,6 +111,10 @@ def _worker_grade(args: tuple[str, str, str]) -> Result:
     root, student, lab = args
     from pathlib import Path
     if "api" not in _WORKER:
+        import os
+        # N kernels share the cores: one thread each, or their math libraries fight (10x slower)
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = "1"
         _WORKER["course"] = Course(Path(root))
         _WORKER["api"] = nbg.api(_WORKER["course"])
     return _grade_one(_WORKER["course"], _WORKER["api"], student, lab)

@@ -20,7 +20,7 @@ from course.scratch import scratch_course
 os.environ.setdefault("COURSE_DATA", str(REPO / "data"))
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # two workers on two cores: one thread each, or torch's threads fight over the cores
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
 REAL = Course(REPO)
 LABS = REAL.labs()
