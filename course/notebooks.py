@@ -109,3 +109,15 @@ def write(nb: NotebookNode, path: Path) -> None:
 
 def cells_by_id(nb: NotebookNode) -> dict[str, NotebookNode]:
     return {gid: cell for cell in nb.cells if (gid := grade_id(cell))}
+
+
+def distinctive_hidden_lines(nb: NotebookNode, min_len: int = 20) -> set[str]:
+    """Hidden-test lines that appear nowhere in the visible notebook.
+
+    Why: to prove that hidden tests never leak (into a release, solutions or
+    feedback) we look for their lines — but only the ones a student could not
+    have seen anyway, like a shared ``rng = np.random.default_rng(seed)``.
+    """
+    visible = "\n".join(strip_hidden_tests(c.source) for c in nb.cells)
+    return {ln for c in nb.cells for ln in hidden_test_lines(c.source)
+            if len(ln) >= min_len and ln not in visible}

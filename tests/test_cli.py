@@ -83,10 +83,7 @@ def test_feedback_never_shows_hidden_tests(graded):
     g = graded(LABS[0])
     proc = course_cli("feedback", LABS[0], course_dir=g.course.root)
     assert proc.returncode == 0, proc.stderr
-    source = notebooks.read(REAL.source_notebook(LABS[0]))
-    hidden = {ln for c in source.cells for ln in notebooks.hidden_test_lines(c.source) if len(ln) >= 20}
-    visible = "\n".join(c.source for c in notebooks.read(REAL.release_notebook(LABS[0])).cells)
-    hidden = {ln for ln in hidden if ln not in visible}
+    hidden = notebooks.distinctive_hidden_lines(notebooks.read(REAL.source_notebook(LABS[0])))
     import html as htmllib
     import re
     files = list(g.course.feedback.glob("*/*/*.html"))
