@@ -18,10 +18,7 @@ from course.paths import REPO, Course
 from course.scratch import scratch_course
 
 os.environ.setdefault("COURSE_DATA", str(REPO / "data"))
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # two workers on two cores: one thread each, or torch's threads fight over the cores
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
+JOBS = int(os.environ.get("COURSE_TEST_JOBS") or os.cpu_count() or 1)
 REAL = Course(REPO)
 LABS = REAL.labs()
 WRONG_DIR = Path(__file__).parent / "wrong_answers"
@@ -38,15 +35,13 @@ def wrong_answers(lab: str) -> list[submissions.WrongAnswer]:
 
 
 def all_wrong_answers():
-    """One pytest param per wrong answer, grouped by lab so one worker grades each lab once."""
-    return [pytest.param(lab, w, id=f"{lab.split('_')[0]}-{w.name}", marks=pytest.mark.xdist_group(lab))
-            for lab in LABS for w in wrong_answers(lab)]
+    """One pytest param per wrong answer."""
+    return [pytest.param(lab, w, id=f"{lab.split('_')[0]}-{w.name}") for lab in LABS for w in wrong_answers(lab)]
 
 
 def lab_params(group_suffix: str = ""):
-    """One pytest param per lab, in the lab's xdist group (its graded course is built once per worker)."""
-    return [pytest.param(lab, id=lab.split("_")[0], marks=pytest.mark.xdist_group(lab + group_suffix))
-            for lab in LABS]
+    """One pytest param per lab, with a short id."""
+    return [pytest.param(lab, id=lab.split("_")[0]) for lab in LABS]
 
 
 class GradedLab:
@@ -75,7 +70,8 @@ def graded(scratch_root):
                 submissions.write(course, kind, lab, submissions.make(course, lab, kind))
             for w in wrong_answers(lab):
                 submissions.write(course, f"wrong-{w.name}", lab, submissions.wrong(course, lab, w))
-            results = autograde.autograde(course, [lab], report=True)
+            # one autograde run grades the whole batch, JOBS submissions at a time
+            results = autograde.autograde(course, [lab], report=True, jobs=JOBS)
             _CACHE[lab] = GradedLab(course, lab, results)
         return _CACHE[lab]
     return get

@@ -12,8 +12,6 @@ import pytest
 from conftest import LABS, REAL
 from course.paths import REPO
 
-# these tests reuse the first lab's graded course, so they run on the worker that grades it
-pytestmark = pytest.mark.xdist_group(LABS[0])
 
 
 def course_cli(*args, course_dir=None):

@@ -9,7 +9,6 @@ from conftest import LABS, REAL
 from course.scratch import scratch_course
 from test_cli import course_cli
 
-pytestmark = pytest.mark.xdist_group("demo")
 
 
 def test_demo_end_to_end(tmp_path):

@@ -22,7 +22,6 @@ def test_setup_cell_matches_the_template(lab):
     assert not inject.inject(nb), f"{lab}'s setup cell is stale — run `python -m course release {lab}`"
 
 
-pytestmark = pytest.mark.xdist_group("generated")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from course import autograde, gradebook, release, submissions
 from course.scratch import scratch_course
 
 LAB = LABS[0]
-pytestmark = pytest.mark.xdist_group("robustness")
 
 
 @pytest.fixture(scope="module")
