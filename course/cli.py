@@ -104,7 +104,7 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
         return 0 if all(r.ok for r in results) else 2
     elif cmd == "feedback":
         from course import feedback
-        feedback.generate(course, course.resolve_labs(args.labs))
+        return 2 if feedback.generate(course, course.resolve_labs(args.labs)) else 0
     elif cmd == "export":
         from course import export
         if args.format == "cells":

@@ -5,6 +5,8 @@ autograde produced, and it can be rerun after hand-grading without regrading.
 """
 from __future__ import annotations
 
+import sys
+
 from course import nbg
 from course.errors import CourseError
 from course.paths import Course
@@ -16,7 +18,7 @@ def generate(course: Course, labs: list[str]) -> list[str]:
     failures: list[str] = []
     written = 0
     for lab in step(labs, "feedback"):
-        students = sorted(p.name for p in course.autograded.glob(f"*/{lab}") if p.is_dir())
+        students = sorted(p.parent.name for p in course.autograded.glob(f"*/{lab}") if p.is_dir())
         for student in students:
             with nbg.quiet_stderr():
                 result = api.generate_feedback(lab, student, force=True)
@@ -25,8 +27,10 @@ def generate(course: Course, labs: list[str]) -> list[str]:
             else:
                 failures.append(f"{student}/{lab}: {nbg.first_error(result)}")
     for failure in failures:
-        print(f"error: feedback for {failure}")
+        print(f"error: feedback for {failure}", file=sys.stderr)
     if written == 0 and not failures:
         raise CourseError("no autograded submissions found — run `python -m course autograde` first")
+    if failures and written == 0:
+        raise CourseError(f"no feedback could be written ({len(failures)} failure(s), listed above)")
     print(f"feedback: {written} report(s) in {course.feedback}")
     return failures
