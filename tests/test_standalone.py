@@ -17,6 +17,7 @@ def test_release_notebook_runs_on_its_own(tmp_path, lab, monkeypatch):
     # any attempt to reach the internet fails fast instead of hanging
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.setenv(var, "http://127.0.0.1:9")
+    (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     nb, seconds, _ = execute.run(nb, fast=True, workdir=folder, label=f"release/{lab} (stand-alone)")
     assert execute.errors(nb) == []
