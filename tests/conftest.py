@@ -39,7 +39,7 @@ def all_wrong_answers():
     return [pytest.param(lab, w, id=f"{lab.split('_')[0]}-{w.name}") for lab in LABS for w in wrong_answers(lab)]
 
 
-def lab_params(group_suffix: str = ""):
+def lab_params():
     """One pytest param per lab, with a short id."""
     return [pytest.param(lab, id=lab.split("_")[0]) for lab in LABS]
 

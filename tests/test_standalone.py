@@ -9,7 +9,7 @@ from conftest import REAL, lab_params
 from course import execute, submissions
 
 
-@pytest.mark.parametrize("lab", lab_params("-standalone"))
+@pytest.mark.parametrize("lab", lab_params())
 def test_release_notebook_runs_on_its_own(tmp_path, lab, monkeypatch):
     nb = submissions.make(REAL, lab, "solved")
     folder = tmp_path / "empty"
