@@ -5,15 +5,26 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install data release solutions generate holes bench lab clean
+.PHONY: demo test install system data release solutions generate holes bench lab clean
 
 demo: install           ## the main job: data, release, solutions, demo grading, score table
 	$(PY) -m course demo
 
-test: install data      ## the whole test suite
+test: install system data ## the whole test suite
 	$(PY) -m pytest
 
 install: $(STAMP)
+
+# System tools from the distribution: bubblewrap sandboxes autograde, Chromium
+# renders slides and runs the browser tests. Installed only when missing.
+SYSTEM_TOOLS := bwrap:bubblewrap chromium:chromium
+system:                 ## install bubblewrap and Chromium (Debian/Ubuntu) if missing
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "error: please install$$missing (e.g. sudo apt-get install$$missing)" >&2; exit 1; fi; \
+	fi
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
