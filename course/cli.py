@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lab", help="JupyterLab with nbgrader's formgrader on 127.0.0.1, for grading by hand")
     p.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (default: 8888)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL only")
+    p = sub.add_parser("slides", help="build the offline slide decks slides/<Lab>.html from slides/src/")
+    _labs_arg(p)
+    p.add_argument("--pdf", action="store_true", help="also print each deck to slides/pdf/<Lab>.pdf (Chromium)")
     p = sub.add_parser("author", help="edit a lab as a text script: export it, edit, import it back")
     p.add_argument("action", choices=["export", "import"])
     _labs_arg(p)
@@ -140,6 +143,9 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
     elif cmd == "lab":
         from course import lab
         lab.serve(course, port=args.port, open_browser=not args.no_browser)
+    elif cmd == "slides":
+        from course import slides
+        slides.build(course, course.resolve_labs(args.labs), pdf=args.pdf)
     elif cmd == "author":
         from course import authoring
         for lab in course.resolve_labs(args.labs) if args.action == "export" else args.labs:

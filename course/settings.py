@@ -22,5 +22,12 @@ def colab_url(lab: str) -> str:
             f"{s.get('github_branch', 'main')}/release/{lab}/{lab}.ipynb")
 
 
+def github_url(lab: str) -> str:
+    """The lab's release notebook on GitHub (the page the Colab link opens)."""
+    s = settings()
+    return (f"https://github.com/{s['github_repository']}/blob/"
+            f"{s.get('github_branch', 'main')}/release/{lab}/{lab}.ipynb")
+
+
 def colab_badge(lab: str) -> str:
     return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(lab)})")
