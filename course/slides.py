@@ -62,11 +62,11 @@ def build(course: Course, labs: list[str], out: Path | None = None, pdf: bool = 
     """Write ``<out>/<Lab>.html`` (and ``<out>/pdf/<Lab>.pdf`` with pdf) plus ``<out>/assets/``."""
     out = slides_dir(course) if out is None else out
     ensure_node_modules()
+    rendered = {lab: render(course, lab) for lab in step(labs, "slides")}   # every deck, before writing any
     write_assets(out / "assets")
     decks = []
-    for lab in step(labs, "slides"):
+    for lab, text in rendered.items():
         deck = out / f"{lab}.html"
-        text = render(course, lab)
         deck.write_text(text, encoding="utf-8")
         decks.append(deck)
         print(f"slides: {lab}: {text.count('<section')} slides → {deck}")
