@@ -5,9 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install system data release solutions generate holes bench lab clean
+.PHONY: demo test install system data release solutions generate slides holes bench lab clean
 
-demo: install           ## the main job: data, release, solutions, demo grading, score table
+demo: install system    ## the main job: data, release, solutions, demo grading, score table
 	$(PY) -m course demo
 
 test: install system data ## the whole test suite
@@ -17,7 +17,7 @@ install: $(STAMP)
 
 # System tools from the distribution: bubblewrap sandboxes autograde, Chromium
 # renders slides and runs the browser tests. Installed only when missing.
-SYSTEM_TOOLS := bwrap:bubblewrap chromium:chromium
+SYSTEM_TOOLS := bwrap:bubblewrap chromium:chromium node:nodejs npm:npm
 system:                 ## install bubblewrap and Chromium (Debian/Ubuntu) if missing
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -41,16 +41,19 @@ release: install        ## rebuild release/ from source/
 solutions: install data ## rebuild solutions/ (executes every lab)
 	$(PY) -m course solutions
 
-generate: release solutions
+generate: release solutions slides
 
-holes: install data     ## grading-hole report for every lab
+slides: install         ## build the offline slide decks slides/<Lab>.html (PDFs too: make slides PDF=1)
+	$(PY) -m course slides $(if $(PDF),--pdf)
+
+holes: install system data ## grading-hole report for every lab
 	$(PY) -m course holes
 
-bench: install data     ## measured run times and quality figures
+bench: install system data ## measured run times and quality figures
 	$(PY) -m course bench
 
 lab: install            ## JupyterLab with nbgrader's formgrader, for grading written answers by hand
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --ServerApp.ip=127.0.0.1
+	$(PY) -m course lab
 
 clean:                  ## remove grading output (never source/, release/ or solutions/)
 	rm -rf autograded/*/ feedback submitted gradebook.db grades.csv build .pytest_cache

@@ -7,11 +7,14 @@ and the run ends with one line per problem saying what happened.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from course import gradebook, nbg, notebooks
+from course import gradebook, integrity, nbg, notebooks, sandbox
 from course.errors import CourseError
 from course.paths import Course
 from course.progress import step
@@ -26,6 +29,7 @@ class Result:
     earned: float = 0.0
     possible: float = 0.0
     seconds: float = 0.0
+    flags: list[str] = field(default_factory=list)  # integrity findings: review this submission by hand
 
 
 def students_for(course: Course, lab: str, only: list[str] | None = None) -> list[str]:
@@ -69,24 +73,36 @@ def _ensure_released(course: Course, lab: str) -> None:
 
 
 def autograde(course: Course, labs: list[str], students: list[str] | None = None,
-              report: bool = True, jobs: int = 1) -> list[Result]:
+              report: bool = True, jobs: int = 1, sandboxed: bool = True) -> list[Result]:
     """Grade every submission of ``labs``; ``jobs`` > 1 grades that many at once.
 
     Each submission is graded on its own, so the scores are the same in any
     order and at any number of jobs, and rerunning is idempotent (nbgrader
-    replaces the previous grade). The gradebook is backed up first.
+    replaces the previous grade). The gradebook is backed up first. Student
+    code runs in the sandbox (``course.sandbox``) unless ``sandboxed`` is False;
+    if no sandbox can be made, nothing is graded.
     """
     for lab in labs:
         _ensure_released(course, lab)
+    if sandboxed:
+        reason = sandbox.unavailable()
+        if reason:
+            raise CourseError(f"cannot sandbox student code: {reason}. Grading without a sandbox runs student "
+                              "code as you, able to read the hidden tests and the gradebook; pass --no-sandbox "
+                              "only if you accept that")
+    else:
+        print("warning: grading WITHOUT a sandbox (--no-sandbox): student code runs as you, with your files "
+              "and network", file=sys.stderr)
     todo = [(s, lab) for lab in labs for s in students_for(course, lab, students)]
     if not todo:
         raise CourseError(f"nothing to grade: no submitted/<student>/<lab>/ folders under {course.root}")
     backup_gradebook(course)
     if jobs > 1 and len(todo) > 1:
-        results = _parallel(course, todo, jobs)
+        results = _parallel(course, todo, jobs, sandboxed)
     else:
-        api = nbg.api(course)
-        results = [_grade_one(course, api, student, lab) for student, lab in step(todo, "autograde")]
+        with _sandbox_env(sandboxed):
+            api = nbg.api(course)
+            results = [_grade_one(course, api, student, lab) for student, lab in step(todo, "autograde")]
     if report:
         print_report(results)
     return results
@@ -107,10 +123,31 @@ def backup_gradebook(course: Course, keep: int = 5) -> None:
 _WORKER: dict = {}
 
 
-def _worker_grade(args: tuple[str, str, str]) -> Result:
-    root, student, lab = args
+@contextlib.contextmanager
+def _sandbox_env(sandboxed: bool):
+    """Sandbox the kernels this process starts, and undo it afterwards (tests grade in-process)."""
+    if not sandboxed or sandbox.active():
+        yield
+        return
+    saved = {k: os.environ.get(k) for k in (sandbox.ENV_CONFIG, "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR")}
+    config = sandbox.activate()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(config.base, ignore_errors=True)
+
+
+def _worker_grade(args: tuple[str, str, str, str]) -> Result:
+    root, student, lab, sandbox_base = args
     from pathlib import Path
     if "api" not in _WORKER:
+        if sandbox_base:
+            sandbox.activate(under=sandbox_base)  # for this worker's lifetime; the parent deletes it
         import os
         # N kernels share the cores: one thread each, or their math libraries fight (10x slower)
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -120,31 +157,60 @@ def _worker_grade(args: tuple[str, str, str]) -> Result:
     return _grade_one(_WORKER["course"], _WORKER["api"], student, lab)
 
 
-def _parallel(course: Course, todo: list[tuple[str, str]], jobs: int) -> list[Result]:
+def _parallel(course: Course, todo: list[tuple[str, str]], jobs: int, sandboxed: bool) -> list[Result]:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import tempfile
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        results = list(step(pool.map(_worker_grade, [(str(course.root), s, lab) for s, lab in todo]),
-                            f"autograde ×{jobs}", total=len(todo)))
-    return results
+    base = tempfile.mkdtemp(prefix="course-sbx-") if sandboxed else ""
+    from concurrent.futures.process import BrokenProcessPool
+    done: dict[tuple[str, str], Result] = {}
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = {pool.submit(_worker_grade, (str(course.root), s, lab, base)): (s, lab) for s, lab in todo}
+            by_key = {key: future for future, key in futures.items()}
+            for key in step((futures[f] for f in as_completed(futures)), f"autograde ×{jobs}", total=len(todo)):
+                try:
+                    done[key] = by_key[key].result()
+                except BrokenProcessPool:
+                    pass  # regraded alone below
+        for student, lab in [key for key in todo if key not in done]:
+            # a grading process died (the machine ran out of memory?): grade the unfinished ones alone
+            try:
+                with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+                    done[(student, lab)] = pool.submit(_worker_grade, (str(course.root), student, lab, base)).result()
+            except BrokenProcessPool:
+                gradebook.zero(course, lab, student)
+                done[(student, lab)] = Result(student, lab, ok=False,
+                                              reason="the grading process died (out of memory?) — grade it again alone")
+    finally:
+        if base:
+            shutil.rmtree(base, ignore_errors=True)
+    return [done[key] for key in todo]
 
 
 def _grade_one(course: Course, api, student: str, lab: str) -> Result:
     started = time.monotonic()
     reason = precheck(course, student, lab)
+    flags: list[str] = []
     if not reason:
+        static = integrity.scan(notebooks.read(course.submission(student, lab)))
         with nbg.quiet_stderr():
             outcome = api.autograde(lab, student, force=True, create=True)
         if not outcome["success"]:
             reason = nbg.first_error(outcome)
+        folder = course.autograded / student / lab
+        if folder.is_dir():
+            found = integrity.write_report(folder, static)
+            flags = [f"changed at run time: {r}" for r in found["runtime"]] + \
+                    [f"suspicious code: {f}" for f in found["static"]]
     if reason:
         gradebook.zero(course, lab, student)
     score = gradebook.scores(course, lab).get(student)
     return Result(student, lab, ok=not reason, reason=reason,
                   earned=score.auto_earned if score else 0.0,
                   possible=score.auto_possible if score else 0.0,
-                  seconds=time.monotonic() - started)
+                  seconds=time.monotonic() - started, flags=flags)
 
 
 def print_report(results: list[Result]) -> None:
@@ -152,7 +218,13 @@ def print_report(results: list[Result]) -> None:
     print(f"{'student':<{width}}  {'lab':<36} {'auto points':>12}  {'time':>6}")
     for r in results:
         status = "" if r.ok else "  FAILED"
+        status += "  FLAGGED" if r.flags else ""
         print(f"{r.student:<{width}}  {r.lab:<36} {r.earned:>5g} / {r.possible:<5g} {r.seconds:>5.1f}s{status}")
+    for r in results:
+        if r.flags:
+            print(f"review by hand: {r.student}/{r.lab} — " + "; ".join(r.flags[:5])
+                  + (f" (+{len(r.flags) - 5} more)" if len(r.flags) > 5 else "")
+                  + f" [{integrity.REPORT_NAME} in its autograded folder]")
     failed = [r for r in results if not r.ok]
     for r in failed:
         print(f"error: {r.student}/{r.lab}: {r.reason} (scored 0; the rest of the batch was graded)",

@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student", action="append", help="grade only these students (repeatable)")
     p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
                    help="submissions graded at once (default: the number of cores)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run student code unsandboxed, as you (only where bubblewrap is unavailable, e.g. macOS)")
     p = sub.add_parser("feedback", help="write HTML feedback for autograded submissions")
     _labs_arg(p)
     p = sub.add_parser("export", help="grades as CSV: one row per student, one column per lab, and a total")
@@ -54,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure run time, autograde time and quality figures per lab")
     _labs_arg(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--cohort", type=int, default=0, metavar="STUDENTS",
+                   help="also grade a synthetic class of STUDENTS × labs (issue target: 50 × 5 in ≤ 20 min)")
+    p.add_argument("--cohort-sample", type=int, default=5, metavar="K",
+                   help="students in the 1-job and no-sandbox comparison runs (default 5)")
+    p.add_argument("--cohort-full", action="store_true", help="run the comparisons on the whole cohort")
+    p.add_argument("--cohort-only", action="store_true", help="skip the per-lab figures")
     p = sub.add_parser("demo", help="the main job: data, release, solutions, demo submissions, grading, export")
     _labs_arg(p)
     p.add_argument("--skip-solutions", action="store_true", help="reuse the committed solutions/")
@@ -106,7 +114,8 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
         return 0 if not (report.unmatched or report.invalid) else 4
     elif cmd == "autograde":
         from course import autograde
-        results = autograde.autograde(course, course.resolve_labs(args.labs), args.student, jobs=max(1, args.jobs))
+        results = autograde.autograde(course, course.resolve_labs(args.labs), args.student, jobs=max(1, args.jobs),
+                                      sandboxed=not args.no_sandbox)
         return 0 if all(r.ok for r in results) else 2
     elif cmd == "feedback":
         from course import feedback
@@ -134,8 +143,19 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
         return 0 if all(v["earned"] == 0 for v in report.values()) else 3
     elif cmd == "bench":
         from course import bench
-        report = bench.run(course, course.resolve_labs(args.labs))
-        print(json.dumps(report, indent=2) if args.json else bench.format_table(report))
+        labs = course.resolve_labs(args.labs)
+        report = {} if args.cohort_only else bench.run(course, labs)
+        if args.cohort or args.cohort_only:
+            from course import cohort
+            report["cohort"] = cohort.run(course, labs, students=args.cohort or 50, sample=args.cohort_sample,
+                                          full=args.cohort_full)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            if not args.cohort_only:
+                print(bench.format_table({k: v for k, v in report.items() if k != "cohort"}))
+            if "cohort" in report:
+                print(cohort.format_table(report["cohort"]))
     elif cmd == "demo":
         from course import demo
         demo.run(course, course.resolve_labs(args.labs) if args.labs else None,

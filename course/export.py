@@ -27,11 +27,22 @@ def to_csv(course: Course) -> str:
     labs, rows = table(course)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", *labs, "total"])
+    writer.writerow(["student", *labs, "total", "review"])
     for student in sorted(rows):
         points = [rows[student].get(lab, 0.0) for lab in labs]
-        writer.writerow([student, *(f"{p:g}" for p in points), f"{sum(points):g}"])
+        writer.writerow([student, *(f"{p:g}" for p in points), f"{sum(points):g}", _flagged(course, student, labs)])
     return out.getvalue()
+
+
+def _flagged(course: Course, student: str, labs: list[str]) -> str:
+    """Labs whose integrity checks flagged this student (see ``autograded/<student>/<lab>/integrity.json``)."""
+    from course import integrity
+    flagged = []
+    for lab in labs:
+        report = integrity.read_report(course.autograded / student / lab)
+        if report.get("static") or report.get("runtime"):
+            flagged.append(lab.split("_")[0])
+    return " ".join(flagged)
 
 
 def cells_csv(course: Course) -> str:

@@ -45,7 +45,7 @@ def test_export_csv_one_row_per_student(graded):
     proc = course_cli("export", course_dir=g.course.root)
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
-    assert list(rows[0].keys()) == ["student", LABS[0], "total"]
+    assert list(rows[0].keys()) == ["student", LABS[0], "total", "review"]
     by = {r["student"]: r for r in rows}
     assert float(by["solved"][LABS[0]]) == g.scores["solved"].earned
     assert float(by["blank"]["total"]) == 0.0

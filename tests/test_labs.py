@@ -16,6 +16,7 @@ def test_solution_scores_full_marks(graded, lab):
     lost = {gid: c for gid, c in score.cells.items() if c.auto and c.earned < c.possible}
     assert not lost, f"the solution loses points on {sorted(lost)}"
     assert score.auto_possible > 0
+    assert not result.flags, f"the integrity checks flag the solution: {result.flags}"
 
 
 @pytest.mark.parametrize("lab", lab_params())

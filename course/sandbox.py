@@ -1,0 +1,268 @@
+"""Run student code, during autograde, inside a bubblewrap sandbox.
+
+Why: nbgrader executes a submission in an ordinary kernel, as the instructor.
+A student's cell could then read ``source/`` (the hidden tests), rewrite the
+gradebook, copy a classmate's notebook or reach the network. Here each kernel
+is started through a kernelspec whose launcher wraps ipykernel in bubblewrap
+(``bwrap``, a small, widely packaged isolation tool), so the kernel sees only:
+
+- the Python installation and the virtual environment, read-only;
+- the datasets, read-only;
+- a fresh scratch folder of its own, mounted where the notebook would run
+  (its only writable place, thrown away afterwards);
+- the runtime folder that holds its own connection file and sockets.
+
+It has no network (a private network namespace; the kernel talks to the grader
+over Unix sockets, not TCP), its own PID namespace (everything it started dies
+with it), runs as an unprivileged user where the grader is root, and has
+resource limits: memory, processes, file size, open files. Output size is
+capped on the grader's side (``nbgrader_ext.BudgetedExecute``), and wall time
+by the per-cell and per-notebook budgets. The grader, not the kernel, writes
+the notebook and the gradebook.
+
+Flow: the grading process calls :func:`activate`, which writes the kernelspec
+into a private folder and points Jupyter at it through environment variables;
+``BudgetedExecute`` then starts kernel ``course-sandbox``, whose ``argv`` runs
+``python -m course.sandbox <connection file>`` (:func:`launch`), which execs
+``bwrap``.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from course.errors import CourseError
+
+KERNEL_NAME = "course-sandbox"
+ENV_CONFIG = "COURSE_SANDBOX"
+# When the grader runs as root, each kernel gets a user id of its own from this range (no passwd entry is
+# needed): process limits count per user, so one student's fork bomb cannot starve a classmate's kernel
+# graded beside it, and kernels cannot signal each other.
+SANDBOX_UID_BASE = 200_000
+
+# Environment variables the kernel may see; everything else (tokens, keys, the instructor's paths) is dropped.
+PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "NBGRADER_EXECUTION", "COURSE_DATA", "COURSE_FAST", "COURSE_QUIET",
+              "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "MPLBACKEND",
+              "PYTHONHASHSEED", "CUDA_VISIBLE_DEVICES")  # not JPY_PARENT_PID: outside the PID namespace
+
+# Run inside the sandbox before ipykernel: drop to the unprivileged user (bwrap had to start as root to mount
+# the Python installation that lives in root's home), then become the kernel.
+_SHIM = """\
+import os, sys
+uid = int(sys.argv[1])
+if os.getuid() == 0 and uid:
+    os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
+os.execv(sys.executable, [sys.executable] + sys.argv[2:])
+"""
+
+
+@dataclass
+class Limits:
+    """Per-kernel resource limits. Defaults leave the labs (torch on CPU) room and stop the abuse."""
+
+    memory_mb: int = 8192      # address space of each process: a MemoryError, not a swapping machine
+    processes: int = 256       # threads and processes of the sandbox user: stops a fork bomb
+    file_mb: int = 1024        # largest file the kernel may write
+    open_files: int = 1024
+
+
+@dataclass
+class Config:
+    base: str                                   # private folder: kernelspec, runtime dir, scratch folders
+    readonly: list[str] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
+
+
+def bwrap() -> str | None:
+    return shutil.which("bwrap")
+
+
+def unavailable() -> str:
+    """Why no sandbox can be made here, or '' if one can."""
+    if not sys.platform.startswith("linux"):
+        return f"bubblewrap needs Linux (this is {sys.platform})"
+    exe = bwrap()
+    if not exe:
+        return "bubblewrap (bwrap) is not installed — `make system` or `sudo apt-get install bubblewrap`"
+    try:
+        probe = subprocess.run(_bwrap_args(exe, [], rw={}, uid=_sandbox_uid(), net=False) + ["/bin/true"],
+                               capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap could not run: {exc}"
+    if probe.returncode != 0:
+        return f"bwrap cannot make a sandbox here: {probe.stderr.strip() or probe.returncode}"
+    return ""
+
+
+def _sandbox_uid() -> int:
+    return SANDBOX_UID_BASE + os.getpid() % 100_000 if os.getuid() == 0 else os.getuid()
+
+
+def sandbox_uids() -> range:
+    """User ids sandboxed kernels run as (when the grader is root)."""
+    return range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + 100_000)
+
+
+def _readonly_defaults() -> list[str]:
+    """The interpreter (base installation and the venv) and the datasets."""
+    from course.paths import data_root
+    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}
+    paths.add(os.path.realpath(os.path.dirname(os.path.realpath(sys.executable))))
+    data = os.environ.get("COURSE_DATA") or str(data_root())
+    if os.path.isdir(data):
+        paths.add(os.path.realpath(data))
+    return sorted(paths)
+
+
+def activate(under: str | None = None, readonly: list[str] | None = None, limits: Limits | None = None) -> Config:
+    """Make this process's kernels start sandboxed. Raises if no sandbox can be made.
+
+    Each grading process gets its own folder (``under`` it, if given, so the
+    parent can delete all of them): kernels of different students never share
+    a runtime folder, so one cannot find another's connection file.
+    """
+    if os.environ.get(ENV_CONFIG):
+        return _config_from_env()
+    reason = unavailable()
+    if reason:
+        raise CourseError(f"cannot sandbox student code: {reason}. "
+                          "Grading unsandboxed runs student code as you: pass --no-sandbox only if you accept that")
+    # a short path: Unix socket names must stay under 108 bytes
+    base = Path(tempfile.mkdtemp(prefix="course-sbx-", dir=under))
+    if under is None:
+        atexit.register(shutil.rmtree, base, ignore_errors=True)
+    spec = base / "share" / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True)
+    spec.joinpath("kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "course.sandbox", "{connection_file}"],
+        "display_name": "Python 3 (course sandbox)",
+        "language": "python",
+        "interrupt_mode": "message",  # SIGINT may not cross the sandbox; the control channel does
+    }, indent=1))
+    runtime = base / "runtime"
+    runtime.mkdir()  # one kernel at a time per grading process; the launcher hands it to that kernel's user
+    os.chmod(base, 0o755)
+    config = Config(base=str(base), readonly=sorted(set(_readonly_defaults()) | set(readonly or [])),
+                    limits=limits or Limits())
+    os.environ[ENV_CONFIG] = json.dumps({"base": config.base, "readonly": config.readonly,
+                                         "limits": asdict(config.limits)})
+    os.environ["JUPYTER_PATH"] = str(base / "share") + os.pathsep + os.environ.get("JUPYTER_PATH", "")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)
+    return config
+
+
+def connection_file() -> str:
+    """A new connection file path in this process's private runtime folder (never the shared /tmp)."""
+    import uuid
+    return os.path.join(os.environ["JUPYTER_RUNTIME_DIR"], f"kernel-{uuid.uuid4().hex[:12]}.json")
+
+
+def active() -> bool:
+    return bool(os.environ.get(ENV_CONFIG))
+
+
+def _config_from_env() -> Config:
+    raw = json.loads(os.environ[ENV_CONFIG])
+    return Config(base=raw["base"], readonly=raw["readonly"], limits=Limits(**raw["limits"]))
+
+
+def _bwrap_args(exe: str, readonly: list[str], rw: dict[str, str], uid: int, net: bool = False,
+                chdir: str | None = None, env: dict[str, str] | None = None) -> list[str]:
+    """bwrap's command line: a new root holding the system's read-only folders and the given binds."""
+    args = [exe, "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--hostname", "sandbox"]
+    if not net:
+        args.append("--unshare-net")
+    if os.getuid() != 0:
+        args.append("--unshare-user")
+    for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "etc"):
+        path = f"/{top}"
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    made: set[str] = {"/", "/usr", "/etc", "/proc", "/dev"}
+
+    def parents(path: str) -> list[str]:
+        out: list[str] = []
+        for parent in reversed(Path(path).parents):
+            p = str(parent)
+            if p not in made:
+                made.add(p)
+                out += ["--perms", "0755", "--dir", p]
+        return out
+
+    binds = [("--ro-bind", p, p) for p in readonly if not p.startswith(("/usr/", "/etc/")) and p not in ("/usr", "/etc")]
+    binds += [("--bind", source, target) for target, source in rw.items()]
+    # outer folders first: a bind onto /tmp must not hide one made earlier under /tmp
+    for kind, source, target in sorted(binds, key=lambda b: len(Path(b[2]).parts)):
+        args += parents(target) + [kind, source, target]
+        made.add(target)
+    if chdir:
+        args += ["--chdir", chdir]
+    if env is not None:
+        args.append("--clearenv")
+        for key, value in env.items():
+            args += ["--setenv", key, value]
+    return args
+
+
+def _set_limits(limits: Limits, uid: int) -> None:
+    def cap(which: int, value: int) -> None:
+        soft, hard = resource.getrlimit(which)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+    cap(resource.RLIMIT_AS, limits.memory_mb * 2**20)
+    cap(resource.RLIMIT_FSIZE, limits.file_mb * 2**20)
+    cap(resource.RLIMIT_NOFILE, limits.open_files)
+    cap(resource.RLIMIT_CORE, 0)
+    processes = limits.processes
+    if uid == os.getuid() and uid != 0:
+        # RLIMIT_NPROC counts all of the user's processes: leave the ones the instructor already runs
+        processes += len([p for p in os.listdir("/proc") if p.isdigit()])
+    cap(resource.RLIMIT_NPROC, processes)
+
+
+def launch(argv: list[str]) -> None:
+    """Kernelspec entry point: become bwrap running ipykernel for connection file ``argv[0]``."""
+    if not argv:
+        raise SystemExit("usage: python -m course.sandbox CONNECTION_FILE [kernel args...]")
+    config = _config_from_env()
+    connection = os.path.abspath(argv[0])
+    if not connection.startswith(config.base + os.sep):
+        raise SystemExit(f"course.sandbox: connection file {connection} is outside {config.base}; "
+                         "start kernels through course.sandbox.connection_file()")
+    workdir = os.getcwd()  # where nbgrader wanted the notebook to run; the kernel sees scratch there instead
+    uid = _sandbox_uid()
+    scratch = tempfile.mkdtemp(prefix="scratch-", dir=config.base)
+    os.makedirs(os.path.join(scratch, "tmp"))
+    runtime = os.path.dirname(connection)
+    if os.getuid() == 0:  # the kernel creates its sockets in the runtime folder
+        for path in (scratch, os.path.join(scratch, "tmp"), connection, runtime):
+            os.chown(path, uid, uid)
+    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    env.update(HOME=workdir, TMPDIR="/tmp", MPLCONFIGDIR=os.path.join("/tmp", "mpl"), PYTHONDONTWRITEBYTECODE="1",
+               COURSE_SANDBOXED="1")
+    args = _bwrap_args(bwrap() or "bwrap", config.readonly,
+                       rw={runtime: runtime, workdir: scratch, "/tmp": os.path.join(scratch, "tmp")},
+                       uid=uid, chdir=workdir, env=env)
+    python = sys.executable
+    args += [python, "-c", _SHIM, str(uid), "-m", "ipykernel_launcher", "-f", connection, *argv[1:]]
+    _set_limits(config.limits, uid)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # ipykernel's banner; cell output travels over the sockets
+    os.execv(args[0], args)
+
+
+if __name__ == "__main__":
+    launch(sys.argv[1:])
