@@ -26,10 +26,12 @@ c.ClearSolutions.code_stub = {
 }
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Time limits. Grading runs with FAST=True (training shrinks), so each cell needs far less than this;
-# the budget only stops loops. A notebook gets at most 5 minutes in all.
-c.Execute.timeout = 120
-c.BudgetedExecute.notebook_timeout = 300
+# Time limits. Grading runs with FAST=True (training shrinks): the slowest cell of any solved lab took 5 s
+# and a whole solved notebook at most 21 s, two notebooks at a time on 2 cores (`python -m course bench
+# --cohort`). 30 s per cell is six times that and is what a looping submission costs; a notebook that is
+# slow everywhere stops after 3 minutes.
+c.Execute.timeout = 30
+c.BudgetedExecute.notebook_timeout = 180
 c.Execute.startup_timeout = 120
 c.Autograde.autograde_preprocessors = [
     BudgetedExecute,
