@@ -200,10 +200,8 @@ def _grade_one(course: Course, api, student: str, lab: str) -> Result:
         if not outcome["success"]:
             reason = nbg.first_error(outcome)
         folder = course.autograded / student / lab
-        if folder.is_dir():
-            found = integrity.write_report(folder, static)
-            flags = [f"changed at run time: {r}" for r in found["runtime"]] + \
-                    [f"suspicious code: {f}" for f in found["static"]]
+        runtime = integrity.write_report(folder, static)["runtime"] if folder.is_dir() else []
+        flags = [f"changed at run time: {r}" for r in runtime] + [f"suspicious code: {f}" for f in static]
     if reason:
         gradebook.zero(course, lab, student)
     score = gradebook.scores(course, lab).get(student)

@@ -131,13 +131,17 @@ _SUSPECT_MODULES = {"builtins": "the builtins module", "ctypes": "ctypes (raw me
                     "importlib": "importlib (replacing modules)", "gc": "gc (reaching objects by reference)",
                     "inspect": "inspect (reaching the caller's frames)", "IPython": "IPython internals",
                     "ipykernel": "ipykernel internals", "socket": "network access", "subprocess": "running programs",
-                    "multiprocessing": "starting processes", "signal": "signal handlers"}
+                    "multiprocessing": "starting processes", "signal": "signal handlers",
+                    "linecache": "linecache (reading the source of running cells)",
+                    "traceback": "traceback (reading the caller's source)"}
 _SUSPECT_ATTRS = {"settrace": "sys.settrace", "setprofile": "sys.setprofile", "meta_path": "sys.meta_path",
                   "modules": "sys.modules", "input_transformers_post": "IPython input transformers",
                   "input_transformers_cleanup": "IPython input transformers", "ast_transformers":
                   "IPython AST transformers", "__builtins__": "__builtins__", "__code__": "replacing a function's code",
                   "__globals__": "a function's globals", "f_back": "the caller's frame", "f_globals": "frame globals",
-                  "_getframe": "the caller's frame", "__subclasses__": "walking the class hierarchy"}
+                  "_getframe": "the caller's frame", "__subclasses__": "walking the class hierarchy",
+                  "tb_frame": "a traceback's frames", "__traceback__": "a traceback's frames",
+                  "co_code": "compiled code of another function"}
 _HARMLESS_ROOTS = {"plt", "matplotlib", "mpl"}  # rcParams and styles are meant to be set
 _ALLOWED_SETTINGS = ("torch.backends.", "np.random.seed", "os.environ")
 

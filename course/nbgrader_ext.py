@@ -155,8 +155,23 @@ class HideHiddenTests(NbGraderPreprocessor):
     Why: nbgrader's feedback shows the autograded notebook, in which the hidden
     tests were restored, and a failed assert's traceback quotes the test line.
     Test cells keep only their visible part, and an error keeps only its one-line
-    message (the assert's text, or the student's own exception).
+    message (the assert's text, or the student's own exception). A submission
+    may also have read a test's source while it ran (its function sees the
+    caller's frame) and printed it later: any output line that quotes a hidden
+    test line, in any cell, is replaced.
     """
+
+    def preprocess(self, nb, resources):
+        from course import notebooks
+        self._hidden = {ln.strip() for cell in nb.cells if notebooks.is_tests(cell)
+                        for ln in notebooks.hidden_test_lines(cell.source) if len(ln.strip()) >= 8}
+        return super().preprocess(nb, resources)
+
+    def _scrub(self, text: str) -> str:
+        if not self._hidden or not any(h in text for h in self._hidden):
+            return text
+        return "\n".join("[a line of a hidden test was removed]" if any(h in ln for h in self._hidden) else ln
+                         for ln in text.split("\n"))
 
     def preprocess_cell(self, cell, resources, index):
         from course import notebooks
@@ -168,4 +183,13 @@ class HideHiddenTests(NbGraderPreprocessor):
                     message = out.get("evalue") or "a hidden check failed"
                     kept.append(_error(out.get("ename", "Error"), message))
             cell.outputs = kept
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = self._scrub(out["text"])
+            if out.get("output_type") == "error":
+                out["evalue"] = self._scrub(out.get("evalue", ""))
+                out["traceback"] = [self._scrub(t) for t in out.get("traceback", [])]
+            for mime, value in (out.get("data") or {}).items():
+                if isinstance(value, str) and mime.startswith("text/"):
+                    out["data"][mime] = self._scrub(value)
         return cell, resources

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 import threading
 from pathlib import Path
@@ -69,7 +70,7 @@ while True:
         time.sleep(600)
         os._exit(0)
     children += 1
-print('FORK LIMIT after', children, 'children')
+print('FORK LIMIT after', children, 'children', 'UID', os.getuid())
 """
     memory = """
 blocks = []
@@ -106,7 +107,7 @@ del blocks
 def attacked(tmp_path_factory):
     course = scratch_course(REAL, [LAB], where=tmp_path_factory.mktemp("attacks"))
     with open(course.root / "nbgrader_config.py", "a") as fh:  # short limits keep the loop cases quick
-        fh.write("\nc.Execute.timeout = 10\nc.BudgetedExecute.notebook_timeout = 60\n")
+        fh.write("\nc.Execute.timeout = 20\nc.BudgetedExecute.notebook_timeout = 120\n")
     release.release(course, [LAB])
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -134,6 +135,14 @@ def attacked(tmp_path_factory):
     for student, (kind, code) in attacks.items():
         base = first_solution + "\n" if kind == "solved" else ""
         submissions.write(course, student, LAB, submissions.make(course, LAB, kind, {first: base + code}))
+    # reads the test's source through the caller's frame while the test runs, prints it from a later cell
+    second = submissions.answer_ids(solved)[1]
+    second_solution = next(c.source for c in solved.cells if notebooks.grade_id(c) == second)
+    steal = ("import sys, linecache\nSTOLEN = []\n_relu = relu\n"
+             "def relu(z):\n    STOLEN.extend(linecache.getlines(sys._getframe(1).f_code.co_filename))\n"
+             "    return _relu(z)\n")
+    submissions.write(course, "exfiltrate", LAB, submissions.make(course, LAB, "solved", {
+        first: first_solution + "\n" + steal, second: second_solution + "\nprint(''.join(STOLEN))\n"}))
     # test cells deleted (blank answers) and locked cells edited: nbgrader must restore them
     nb = submissions.make(course, LAB, "blank")
     nb.cells = [c for c in nb.cells if not notebooks.is_tests(c)]
@@ -167,7 +176,7 @@ def _score(course, student: str):
 
 def test_every_attack_gets_a_result(attacked):
     course, results, *_ = attacked
-    assert "victim" in results and len(results) == 16
+    assert "victim" in results and len(results) == 17
 
 
 def test_files_outside_the_sandbox_are_neither_read_nor_written(attacked):
@@ -182,7 +191,9 @@ def test_files_outside_the_sandbox_are_neither_read_nor_written(attacked):
     assert not (REAL.source / "planted.txt").exists()
     assert not course.gradebook.read_bytes().endswith(b"owned")
     src = notebooks.read(course.source_notebook(LAB))
-    everything = "".join(_outputs(course, s) for s in results if (course.autograded / s / LAB).is_dir())
+    # (the exfiltrate attack does capture a hidden test into its own outputs: only its feedback must be clean)
+    everything = "".join(_outputs(course, s) for s in results
+                         if s != "exfiltrate" and (course.autograded / s / LAB).is_dir())
     assert not [ln for ln in notebooks.distinctive_hidden_lines(src) if ln in everything.replace("\\n", "\n")]
     for student in ("reader", "writer"):
         score = _score(course, student)
@@ -204,18 +215,20 @@ def test_fork_bomb_hits_the_process_limit_and_leaves_nothing_behind(attacked):
     assert count < sandbox.Limits().processes
     # the bomb's children hold the process budget, so the rest of *this* notebook may fail; it is flagged
     assert results["forkbomb"].ok and results["forkbomb"].flags
-    if os.getuid() == 0:
-        assert _sandboxed_processes() == [], "sandboxed processes outlived their kernel"
+    uid = int(re.search(r"UID (\d+)", text).group(1))
+    if os.getuid() == 0:  # (as an ordinary user the kernel shares the instructor's uid; its PID namespace still dies)
+        assert uid in sandbox.sandbox_uids(), "as root, the kernel must run as a user of its own"
+        assert _processes_of(uid) == [], "the fork bomb's processes outlived their kernel"
 
 
-def _sandboxed_processes() -> list[str]:
+def _processes_of(user: int) -> list[str]:
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             uid = int(next(ln for ln in status.read_text().splitlines() if ln.startswith("Uid:")).split()[1])
         except (OSError, StopIteration, ValueError):
             continue
-        if uid in sandbox.sandbox_uids():
+        if uid == user:
             found.append(status.parent.name)
     return found
 
@@ -283,3 +296,19 @@ def test_export_names_the_submissions_to_review(attacked):
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(export.to_csv(course)))}
     assert rows["monkeypatch"]["review"] == LAB.split("_")[0]
     assert rows["victim"]["review"] == ""
+
+
+def test_stolen_test_source_never_reaches_the_feedback(attacked):
+    from course import nbg
+    course, results, *_ = attacked
+    assert results["exfiltrate"].flags, "reading the caller's frame is flagged"
+    hidden = notebooks.distinctive_hidden_lines(notebooks.read(course.source_notebook(LAB)))
+    graded = _outputs(course, "exfiltrate").replace("\\n", "\n")
+    assert any(line.strip() in graded for line in hidden), "the attack should have captured a hidden test"
+    with nbg.quiet_stderr():
+        assert nbg.api(course).generate_feedback(LAB, "exfiltrate", force=True)["success"]
+    html = "\n".join(p.read_text() for p in (course.feedback / "exfiltrate" / LAB).glob("*.html"))
+    import html as html_lib
+    text = html_lib.unescape(html)
+    leaked = [line for line in hidden if line.strip() in text]
+    assert not leaked, leaked[:3]
