@@ -354,6 +354,9 @@ def _print(browser, deck: Path, folder: Path) -> Path:
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
     page.goto(deck.resolve().as_uri() + "?print-pdf")
     page.wait_for_function("window.Reveal && Reveal.isReady() && document.fonts.status === 'loaded'")
+    # the print view is laid out after "ready" (reveal fires pdf-ready when done): wait for every page
+    page.wait_for_function("document.querySelectorAll('.pdf-page').length >= "
+                           "document.querySelectorAll('.slides > section').length")
     pdf = folder / f"{deck.stem}.pdf"
     page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
     page.close()
