@@ -23,7 +23,8 @@ def course_cli(*args, course_dir=None):
 
 def test_commands_exist():
     out = course_cli("--help").stdout
-    for name in ("data", "release", "solutions", "autograde", "feedback", "export", "holes", "bench"):
+    for name in ("data", "release", "solutions", "autograde", "feedback", "export", "holes", "bench",
+                 "collect", "demo", "lab", "slides", "author"):
         assert name in out
 
 
