@@ -148,18 +148,22 @@ _ALLOWED_SETTINGS = ("torch.backends.", "np.random.seed", "os.environ")
 
 def scan(nb: NotebookNode) -> list[Finding]:
     """Suspicious constructs in the cells a student may edit (answers and cells of their own)."""
+    trees = {}  # every code cell parsed once: imports are collected from all, findings from the editable ones
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            try:
+                trees[index] = ast.parse(_python_source(cell.source))
+            except SyntaxError:
+                pass  # it will fail when run; nothing to hide
+    module_names = _imported_module_names(trees.values())
     findings: list[Finding] = []
-    module_names = _imported_module_names(nb)
-    for cell in nb.cells:
-        if cell.cell_type != "code" or notebooks.is_tests(cell) or notebooks.is_setup(cell):
+    for index, tree in trees.items():
+        cell = nb.cells[index]
+        if notebooks.is_tests(cell) or notebooks.is_setup(cell):
             continue
         if notebooks.meta(cell).get("locked") and not notebooks.meta(cell).get("solution"):
             continue
         name = notebooks.grade_id(cell) or cell.get("id") or "a cell of the student's"
-        try:
-            tree = ast.parse(_python_source(cell.source))
-        except SyntaxError:
-            continue  # it will fail when run; nothing to hide
         findings += [Finding(name, line, reason) for line, reason in _Visitor(module_names).run(tree)]
     return findings
 
@@ -173,15 +177,9 @@ def _python_source(source: str) -> str:
         return source
 
 
-def _imported_module_names(nb: NotebookNode) -> set[str]:
+def _imported_module_names(trees) -> set[str]:
     names = {"np", "numpy", "torch", "nn", "F", "math", "sys", "os", "builtins", "scipy", "sklearn", "torchvision"}
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        try:
-            tree = ast.parse(_python_source(cell.source))
-        except SyntaxError:
-            continue
+    for tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names |= {(a.asname or a.name.split(".")[0]) for a in node.names}

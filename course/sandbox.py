@@ -102,6 +102,15 @@ def unavailable() -> str:
     return ""
 
 
+def require() -> None:
+    """Raise, saying why and what the alternative costs, if no sandbox can be made here."""
+    reason = unavailable()
+    if reason:
+        raise CourseError(f"cannot sandbox student code: {reason}. Grading without a sandbox runs student "
+                          "code as you, able to read the hidden tests and the gradebook; pass --no-sandbox "
+                          "only if you accept that")
+
+
 def _sandbox_uid() -> int:
     return SANDBOX_UID_BASE + os.getpid() % 100_000 if os.getuid() == 0 else os.getuid()
 
@@ -131,10 +140,7 @@ def activate(under: str | None = None, readonly: list[str] | None = None, limits
     """
     if os.environ.get(ENV_CONFIG):
         return _config_from_env()
-    reason = unavailable()
-    if reason:
-        raise CourseError(f"cannot sandbox student code: {reason}. "
-                          "Grading unsandboxed runs student code as you: pass --no-sandbox only if you accept that")
+    require()
     # a short path: Unix socket names must stay under 108 bytes
     base = Path(tempfile.mkdtemp(prefix="course-sbx-", dir=under))
     if under is None:
