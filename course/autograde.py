@@ -130,6 +130,7 @@ def _sandbox_env(sandboxed: bool):
     try:
         yield
     finally:
+        sandbox.stop_forkserver()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

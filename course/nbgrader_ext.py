@@ -39,6 +39,7 @@ class BudgetedExecute(Execute):
         if not sandbox.active():
             return super().create_kernel_manager()
         self.kernel_name = sandbox.KERNEL_NAME
+        sandbox.ensure_forkserver()  # warm kernels: torch and friends imported once per grading process
         # IPC: the kernel has no network, not even the grader's loopback
         self.km = self.kernel_manager_class(kernel_name=self.kernel_name, config=self.config, transport="ipc",
                                             connection_file=sandbox.connection_file())
