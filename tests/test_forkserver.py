@@ -60,13 +60,19 @@ def _run(code: str, timeout: float = 60) -> tuple[dict, float]:
 
 @pytest.fixture(scope="module")
 def warm():
-    os.environ["OMP_NUM_THREADS"] = "1"
-    with autograde._sandbox_env(True):
-        config = sandbox._config_from_env()
-        assert config.warm
-        sandbox.ensure_forkserver()
-        code = LOOK.replace("CONTROL", repr(sandbox.forkserver_socket(config)))
-        yield config, code
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"  # as a grading worker has it
+    try:
+        with autograde._sandbox_env(True):
+            config = sandbox._config_from_env()
+            assert config.warm
+            sandbox.ensure_forkserver()
+            yield config, LOOK.replace("CONTROL", repr(sandbox.forkserver_socket(config)))
+    finally:
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
 
 
 def test_kernels_are_preloaded_and_isolated_from_each_other(warm):
