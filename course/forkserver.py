@@ -270,9 +270,33 @@ class Server:
                 conn.close()
 
 
+def _self_test() -> str:
+    """Why this sandbox cannot make kernel sandboxes ('' if it can): a forked child tries the same calls."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+            _mount(None, "/", None, MS_REC | MS_PRIVATE)
+            _mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
+            init = os.fork()
+            if init == 0:
+                _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+                os._exit(0)
+            os._exit(os.waitstatus_to_exitcode(os.waitpid(init, 0)[1]))
+        except BaseException as exc:  # noqa: BLE001
+            print(f"forkserver: {exc}", file=sys.stderr, flush=True)
+            os._exit(1)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return "" if code == 0 else f"a kernel sandbox cannot be made here (exit {code})"
+
+
 def main(argv: list[str]) -> None:
     started = time.monotonic()
     server = Server(argv[0])  # listening at once: launchers queue while the imports below run
+    problem = _self_test()
+    if problem:  # queued and later launchers find nobody listening and start their kernels cold
+        print(f"forkserver: {problem}; kernels will start cold", file=sys.stderr, flush=True)
+        sys.exit(3)
     failed = []
     for name in PRELOAD:
         try:

@@ -355,9 +355,15 @@ def ensure_forkserver() -> None:
     if not config.warm:
         return
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    if _SERVER.get("base") != config.base:
+        _SERVER.pop("failures", None)
     proc = _SERVER.get("proc")
     if proc is not None and proc.poll() is None and _SERVER["base"] == config.base and all(
             _SERVER["env"].get(k) == env.get(k) for k in IMPORT_ENV):
+        return
+    if proc is not None and proc.poll() is not None:
+        _SERVER["failures"] = _SERVER.get("failures", 0) + 1
+    if _SERVER.get("failures", 0) >= 3:  # it cannot work here (see forkserver.log): every kernel starts cold
         return
     stop_forkserver()
     folder = Path(config.base) / "forkserver"

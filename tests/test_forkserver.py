@@ -126,3 +126,26 @@ def test_a_dead_fork_server_means_a_cold_kernel_not_a_failure(warm):
         assert not seen["preloaded"] and seen["uid"] in sandbox.sandbox_uids()
     finally:
         sandbox.ensure_forkserver()
+
+
+def test_a_server_that_hangs_up_means_a_cold_kernel(warm):
+    """What launchers see when the fork server cannot make sandboxes here and exits after its self-test."""
+    import threading
+    config, code = warm
+    sandbox.stop_forkserver()
+    path = sandbox.forkserver_socket(config)
+    os.unlink(path)
+    fake = socket.socket(socket.AF_UNIX)
+    fake.bind(path)
+    fake.listen(4)
+    fake.settimeout(60)
+    thread = threading.Thread(target=lambda: fake.accept()[0].close(), daemon=True)
+    thread.start()
+    try:
+        seen, _ = _run(code)
+        assert not seen["preloaded"] and seen["uid"] in sandbox.sandbox_uids()
+        thread.join(5)
+        assert not thread.is_alive(), "the launcher never asked the server"
+    finally:
+        fake.close()
+        sandbox.ensure_forkserver()
