@@ -94,9 +94,10 @@ def autograde(course: Course, labs: list[str], students: list[str] | None = None
         raise CourseError(f"nothing to grade: no submitted/<student>/<lab>/ folders under {course.root}")
     backup_gradebook(course)
     if jobs > 1 and len(todo) > 1:
-        results = _parallel(course, todo, jobs, sandboxed)
+        with contextlib.nullcontext() if sandboxed else sandbox.session(False):  # workers sandbox themselves
+            results = _parallel(course, todo, jobs, sandboxed)
     else:
-        with _sandbox_env(sandboxed):
+        with sandbox.session(sandboxed):
             api = nbg.api(course)
             results = [_grade_one(course, api, student, lab) for student, lab in step(todo, "autograde")]
     if report:
@@ -117,26 +118,6 @@ def backup_gradebook(course: Course, keep: int = 5) -> None:
 
 
 _WORKER: dict = {}
-
-
-@contextlib.contextmanager
-def _sandbox_env(sandboxed: bool):
-    """Sandbox the kernels this process starts, and undo it afterwards (tests grade in-process)."""
-    if not sandboxed or sandbox.active():
-        yield
-        return
-    saved = {k: os.environ.get(k) for k in (sandbox.ENV_CONFIG, "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR")}
-    config = sandbox.activate()
-    try:
-        yield
-    finally:
-        sandbox.stop_forkserver()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        shutil.rmtree(config.base, ignore_errors=True)
 
 
 def _worker_grade(args: tuple[str, str, str, str]) -> Result:

@@ -41,13 +41,13 @@ import sys
 import time
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 
 HOME = "/home/student"          # the kernel's working folder and $HOME (a tmpfs of its own)
 SCRATCH = "/run/course/scratch"  # mount point of that tmpfs; home, tmp and shm are folders in it
-HOLD = "/run/course/hold"        # where the runtime folder waits while /tmp is replaced
 # What every lab's setup cell imports, and what ipykernel needs: loaded once, shared by every fork.
 PRELOAD = ("numpy", "torch", "torchvision", "matplotlib", "matplotlib.pyplot", "IPython",
            "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "matplotlib_inline.backend_inline")
@@ -76,28 +76,43 @@ def _under(path: str, folder: str) -> bool:
 
 
 def _make_filesystem(request: dict) -> None:
-    """In a new mount namespace: fresh scratch, the control socket hidden, the runtime folder kept."""
+    """In a new mount namespace: fresh scratch, the control socket hidden, what the kernel needs kept.
+
+    Fresh tmpfs folders replace ``/tmp``, the home folder and ``/dev/shm``. Anything
+    the kernel needs that lived under them (the runtime folder with its sockets;
+    the virtual environment or the datasets when the course itself sits in /tmp)
+    is set aside first and mounted back, read-only where it was.
+    """
     uid, runtime, control = request["uid"], request["runtime"], request["control_dir"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _check(_libc.umount2(control.encode(), MNT_DETACH), f"umount {control}")
     _mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV,
            f"size={request['scratch_mb']}m,mode=0755,nr_inodes=100000")
-    for name in ("home", "tmp", "shm"):
+    for name in ("home", "tmp", "shm", "hold"):
         os.mkdir(os.path.join(SCRATCH, name), 0o700)
-        os.chown(os.path.join(SCRATCH, name), uid, uid)
-    moved = [top for top in ("/tmp", HOME) if _under(runtime, top)]
-    if moved:  # the grader talks to the kernel through sockets in ``runtime``: keep it where it is
-        _bind(runtime, HOLD)
-    _bind(os.path.join(SCRATCH, "home"), HOME)
-    _bind(os.path.join(SCRATCH, "tmp"), "/tmp")
-    _bind(os.path.join(SCRATCH, "shm"), "/dev/shm")
-    if moved:
-        os.makedirs(runtime, exist_ok=True)
-        _bind(HOLD, runtime)
-        _check(_libc.umount2(HOLD.encode(), MNT_DETACH), f"umount {HOLD}")
+        if name != "hold":
+            os.chown(os.path.join(SCRATCH, name), uid, uid)
+    replaced = {HOME: "home", "/tmp": "tmp", "/dev/shm": "shm"}
+    keep = [(runtime, False)] + [(path, True) for path in request.get("readonly", [])]
+    keep = list(dict((path, ro) for path, ro in keep if any(_under(path, top) and path != top for top in replaced)).items())
+    held = []
+    for i, (path, readonly) in enumerate(keep):
+        hold = os.path.join(SCRATCH, "hold", str(i))
+        os.mkdir(hold)
+        _bind(path, hold)
+        held.append((hold, path, readonly))
+    for top, name in replaced.items():
+        _bind(os.path.join(SCRATCH, name), top)
+    for hold, path, readonly in held:
+        os.makedirs(path, exist_ok=True)
+        _bind(hold, path)
+        if readonly:
+            _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        _check(_libc.umount2(hold.encode(), MNT_DETACH), f"umount {hold}")
 
 
-def _set_limits(limits: dict) -> None:
+def set_limits(limits: dict) -> None:
+    """rlimits from ``course.sandbox.Limits`` (as a dict): shared by warm and cold kernels."""
     def cap(which: int, value: int) -> None:
         soft, hard = resource.getrlimit(which)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
@@ -119,7 +134,7 @@ def _become_kernel(request: dict) -> None:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
-    _set_limits(request["limits"])
+    set_limits(request["limits"])
     os.environ.clear()
     os.environ.update(request["env"])
     os.chdir(HOME)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import time
 from pathlib import Path
 
@@ -61,6 +62,16 @@ class BudgetedExecute(Execute):
         self._notes: list[str] = []
         self._probe_ok = self.integrity_probe
         folder = Path((resources or {}).get("metadata", {}).get("path") or ".")
+        from course import sandbox
+        if (os.environ.get("NBGRADER_EXECUTION") == "autograde" and not sandbox.active()
+                and os.environ.get(sandbox.OFF_ENV) != "1"):
+            # autograded from outside `python -m course autograde` (the formgrader's button, `nbgrader
+            # autograde`): sandbox it all the same, or refuse with the reason if no sandbox can be made
+            with sandbox.session():
+                return self._run(nb, resources, km, folder)
+        return self._run(nb, resources, km, folder)
+
+    def _run(self, nb, resources, km, folder: Path):
         try:
             return super().preprocess(nb, resources, km)
         finally:

@@ -39,7 +39,6 @@ import atexit
 import contextlib
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -97,6 +96,7 @@ class Config:
 IMPORT_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "PYTHONHASHSEED",
               "CUDA_VISIBLE_DEVICES", "COURSE_DATA")
 WARM_ENV = "COURSE_SANDBOX_WARM"  # set to 0 to start every kernel cold
+OFF_ENV = "COURSE_NO_SANDBOX"     # set (by ``autograde --no-sandbox`` only) while grading unsandboxed on purpose
 
 
 def bwrap() -> str | None:
@@ -186,6 +186,36 @@ def activate(under: str | None = None, readonly: list[str] | None = None, limits
     return config
 
 
+@contextlib.contextmanager
+def session(enabled: bool = True, **options):
+    """Sandbox the kernels this process starts until the block ends; ``enabled=False`` grades unsandboxed.
+
+    Why a block: the tests, ``autograde`` at one job and the formgrader's
+    Autograde button all grade inside a long-lived process, which must be left
+    as it was (environment, fork server, private folder). Unsandboxed grading
+    is marked, so that ``BudgetedExecute`` can tell it from grading that merely
+    forgot the sandbox. ``options`` go to :func:`activate`.
+    """
+    saved = {k: os.environ.get(k) for k in (ENV_CONFIG, "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", OFF_ENV)}
+    config = None
+    try:
+        if not enabled:
+            os.environ[OFF_ENV] = "1"
+        elif not active():
+            config = activate(**options)
+        yield
+    finally:
+        if config is not None:
+            stop_forkserver()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if config is not None:
+            shutil.rmtree(config.base, ignore_errors=True)
+
+
 def connection_file() -> str:
     """A new connection file path in this process's private runtime folder (never the shared /tmp)."""
     import uuid
@@ -245,20 +275,12 @@ def _bwrap_args(exe: str, readonly: list[str], rw: dict[str, str], uid: int, net
 
 
 def _set_limits(limits: Limits, uid: int) -> None:
-    def cap(which: int, value: int) -> None:
-        soft, hard = resource.getrlimit(which)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(which, (value, value))
-
-    cap(resource.RLIMIT_AS, limits.memory_mb * 2**20)
-    cap(resource.RLIMIT_FSIZE, limits.file_mb * 2**20)
-    cap(resource.RLIMIT_NOFILE, limits.open_files)
-    cap(resource.RLIMIT_CORE, 0)
+    """The cold kernel's limits, set here and inherited through bwrap (warm kernels set theirs when forked)."""
     processes = limits.processes
     if uid == os.getuid() and uid != 0:
         # RLIMIT_NPROC counts all of the user's processes: leave the ones the instructor already runs
         processes += len([p for p in os.listdir("/proc") if p.isdigit()])
-    cap(resource.RLIMIT_NPROC, processes)
+    forkserver.set_limits({**asdict(limits), "processes": processes})
 
 
 def launch(argv: list[str]) -> None:
@@ -282,7 +304,7 @@ def launch(argv: list[str]) -> None:
     if config.warm:
         code = _launch_warm(config, {"connection": connection, "runtime": runtime, "uid": uid, "args": argv[1:],
                                      "env": {**env, "HOME": forkserver.HOME}, "limits": asdict(config.limits),
-                                     "scratch_mb": config.limits.file_mb}, devnull)
+                                     "scratch_mb": config.limits.file_mb, "readonly": config.readonly}, devnull)
         if code is not None:
             raise SystemExit(code)
     _launch_cold(config, connection, runtime, uid, env, argv[1:], devnull)
@@ -378,7 +400,7 @@ def ensure_forkserver() -> None:
                   "COURSE_SANDBOXED": "1"}
     args = _bwrap_args(bwrap() or "bwrap", config.readonly, rw={runtime: runtime, str(folder): str(folder)},
                        uid=0, chdir="/", env=server_env)
-    for folder_inside in ("/tmp", forkserver.HOME, forkserver.SCRATCH, forkserver.HOLD, "/run/course/mpl"):
+    for folder_inside in ("/tmp", forkserver.HOME, forkserver.SCRATCH, "/run/course/mpl"):
         args += ["--dir", folder_inside]
     script = Path(forkserver.__file__).resolve()
     args += ["--ro-bind", str(script), "/run/course/forkserver.py",

@@ -14,7 +14,7 @@ import time
 import pytest
 from jupyter_client.manager import KernelManager
 
-from course import autograde, sandbox
+from course import sandbox
 
 pytestmark = pytest.mark.skipif(bool(sandbox.unavailable()) or os.getuid() != 0,
                                 reason="warm kernels need bwrap and a grader running as root")
@@ -32,6 +32,8 @@ print(json.dumps({
     "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
     "left": sorted(os.listdir(".")) + sorted(os.listdir("/tmp")) + sorted(os.listdir("/dev/shm")),
     "control": _connect(CONTROL),
+    "shared": open(os.path.join(SHARED, "marker.txt")).read(),
+    "shared_writable": os.access(SHARED, os.W_OK),
     "env": sorted(os.environ),
 }))
 open("mine.txt", "w").write("x"); open("/tmp/mine.txt", "w").write("x"); open("/dev/shm/mine", "w").write("x")
@@ -59,15 +61,21 @@ def _run(code: str, timeout: float = 60) -> tuple[dict, float]:
 
 
 @pytest.fixture(scope="module")
-def warm():
+def warm(tmp_path_factory):
+    # a read-only folder under /tmp, as the venv and the datasets are when the course itself lives in /tmp:
+    # the kernel's fresh /tmp must not hide it
+    shared = tmp_path_factory.mktemp("shared")
+    (shared / "marker.txt").write_text("shared")
+    shared.chmod(0o777)
     saved = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"  # as a grading worker has it
     try:
-        with autograde._sandbox_env(True):
+        with sandbox.session(readonly=[str(shared)]):
             config = sandbox._config_from_env()
             assert config.warm
             sandbox.ensure_forkserver()
-            yield config, LOOK.replace("CONTROL", repr(sandbox.forkserver_socket(config)))
+            yield config, (LOOK.replace("CONTROL", repr(sandbox.forkserver_socket(config)))
+                           .replace("SHARED", repr(str(shared))))
     finally:
         if saved is None:
             os.environ.pop("OMP_NUM_THREADS", None)
@@ -81,6 +89,7 @@ def test_kernels_are_preloaded_and_isolated_from_each_other(warm):
     second, _ = _run(code)
     for seen in (first, second):
         assert seen["preloaded"], "the kernel did not come from the fork server"
+        assert seen["shared"] == "shared" and not seen["shared_writable"], "a read-only folder under /tmp"
         assert seen["cwd"] == seen["home"] == "/home/student"
         assert seen["uid"] in sandbox.sandbox_uids()
         assert seen["pids"][:2] == [1, 2] and len(seen["pids"]) <= 4, f"sees other processes: {seen['pids']}"
