@@ -14,7 +14,8 @@ import statistics
 import sys
 import time
 
-from course import autograde, release, submissions
+from course import autograde, release, sandbox, submissions
+from course.environ import overridden
 from course.paths import Course
 from course.scratch import scratch_course
 
@@ -44,20 +45,14 @@ def build(course: Course, labs: list[str], students: int) -> Course:
 
 def _grade(scratch: Course, labs: list[str], students: list[str] | None, jobs: int, sandboxed: bool,
            warm: bool = True) -> dict:
-    from course import sandbox
-    saved = os.environ.get(sandbox.WARM_ENV)
-    os.environ[sandbox.WARM_ENV] = "1" if warm else "0"  # read by each grading process when it sandboxes
-    try:
+    # read by each grading process when it sandboxes
+    with overridden(**{sandbox.WARM_ENV: "1" if warm else "0"}):
         started = time.monotonic()
         results = autograde.autograde(scratch, labs, students, report=False, jobs=jobs, sandboxed=sandboxed)
         wall = time.monotonic() - started
-    finally:
-        if saved is None:
-            os.environ.pop(sandbox.WARM_ENV, None)
-        else:
-            os.environ[sandbox.WARM_ENV] = saved
     per = [r.seconds for r in results]
-    return {"notebooks": len(results), "jobs": jobs, "sandbox": sandboxed, "warm": warm and sandboxed and os.getuid() == 0,
+    return {"notebooks": len(results), "jobs": jobs, "sandbox": sandboxed,
+            "warm": sandboxed and sandbox.warm_wanted(warm),
             "wall_s": round(wall, 1),
             "median_notebook_s": round(statistics.median(per), 2), "max_notebook_s": round(max(per), 1),
             "failed": sum(not r.ok for r in results), "flagged": sum(bool(r.flags) for r in results)}

@@ -6,7 +6,6 @@ bars, FAST or full mode).
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
@@ -15,27 +14,10 @@ from pathlib import Path
 
 from nbformat.notebooknode import NotebookNode
 
+from course.environ import overridden
 from course.errors import CourseError
 from course.nbg import quiet_stderr
 from course.paths import data_root
-
-
-@contextlib.contextmanager
-def _env(**values: str | None):
-    saved = {k: os.environ.get(k) for k in values}
-    try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def run(nb: NotebookNode, *, fast: bool = False, workdir: Path | None = None,
@@ -50,7 +32,7 @@ def run(nb: NotebookNode, *, fast: bool = False, workdir: Path | None = None,
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(folder)}})
         started = time.monotonic()
-        with _env(COURSE_DATA=str(data_root()), COURSE_QUIET="1", COURSE_FAST="1" if fast else None,
+        with overridden(COURSE_DATA=str(data_root()), COURSE_QUIET="1", COURSE_FAST="1" if fast else None,
                   COURSE_METRICS_FILE=str(metrics_file), NBGRADER_EXECUTION=None, PYTHONWARNINGS="ignore"):
             try:
                 with quiet_stderr():  # the kernel's own start-up chatter

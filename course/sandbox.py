@@ -48,6 +48,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from course import forkserver
+from course.environ import overridden
 from course.errors import CourseError
 
 KERNEL_NAME = "course-sandbox"
@@ -149,6 +150,18 @@ def _readonly_defaults() -> list[str]:
     return sorted(paths)
 
 
+def warm_wanted(requested: bool | None = None) -> bool:
+    """Whether kernels will come from the fork server: asked for (``COURSE_SANDBOX_WARM``, on unless 0) and
+    possible (the server needs root's mounts)."""
+    if requested is None:
+        requested = os.environ.get(WARM_ENV, "1") != "0"
+    return requested and os.getuid() == 0
+
+
+def _passed_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+
+
 def activate(under: str | None = None, readonly: list[str] | None = None, limits: Limits | None = None,
              warm: bool | None = None) -> Config:
     """Make this process's kernels start sandboxed. Raises if no sandbox can be made.
@@ -175,10 +188,8 @@ def activate(under: str | None = None, readonly: list[str] | None = None, limits
     runtime = base / "runtime"
     runtime.mkdir()  # one kernel at a time per grading process; the launcher hands it to that kernel's user
     os.chmod(base, 0o755)
-    if warm is None:
-        warm = os.environ.get(WARM_ENV, "1") != "0"
     config = Config(base=str(base), readonly=sorted(set(_readonly_defaults()) | set(readonly or [])),
-                    limits=limits or Limits(), warm=warm and os.getuid() == 0)  # the server needs root's mounts
+                    limits=limits or Limits(), warm=warm_wanted(warm))
     os.environ[ENV_CONFIG] = json.dumps({"base": config.base, "readonly": config.readonly,
                                          "limits": asdict(config.limits), "warm": config.warm})
     os.environ["JUPYTER_PATH"] = str(base / "share") + os.pathsep + os.environ.get("JUPYTER_PATH", "")
@@ -196,24 +207,15 @@ def session(enabled: bool = True, **options):
     is marked, so that ``BudgetedExecute`` can tell it from grading that merely
     forgot the sandbox. ``options`` go to :func:`activate`.
     """
-    saved = {k: os.environ.get(k) for k in (ENV_CONFIG, "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", OFF_ENV)}
-    config = None
-    try:
-        if not enabled:
-            os.environ[OFF_ENV] = "1"
-        elif not active():
-            config = activate(**options)
-        yield
-    finally:
-        if config is not None:
-            stop_forkserver()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        if config is not None:
-            shutil.rmtree(config.base, ignore_errors=True)
+    kept = {k: os.environ.get(k) for k in (ENV_CONFIG, "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", OFF_ENV)}
+    with overridden(**{**kept, **({} if enabled else {OFF_ENV: "1"})}):  # activate() sets the first three
+        config = activate(**options) if enabled and not active() else None
+        try:
+            yield
+        finally:
+            if config is not None:
+                stop_forkserver()
+                shutil.rmtree(config.base, ignore_errors=True)
 
 
 def connection_file() -> str:
@@ -297,7 +299,7 @@ def launch(argv: list[str]) -> None:
     if os.getuid() == 0:  # the kernel creates its sockets in the runtime folder
         for path in (connection, runtime):
             os.chown(path, uid, uid)
-    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    env = _passed_env()
     env.update(TMPDIR="/tmp", MPLCONFIGDIR=os.path.join("/tmp", "mpl"), PYTHONDONTWRITEBYTECODE="1",
                COURSE_SANDBOXED="1")
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -376,7 +378,7 @@ def ensure_forkserver() -> None:
     config = _config_from_env()
     if not config.warm:
         return
-    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    env = _passed_env()
     if _SERVER.get("base") != config.base:
         _SERVER.pop("failures", None)
     proc = _SERVER.get("proc")

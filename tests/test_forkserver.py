@@ -15,6 +15,7 @@ import pytest
 from jupyter_client.manager import KernelManager
 
 from course import sandbox
+from course.environ import overridden
 
 pytestmark = pytest.mark.skipif(bool(sandbox.unavailable()) or os.getuid() != 0,
                                 reason="warm kernels need bwrap and a grader running as root")
@@ -67,20 +68,12 @@ def warm(tmp_path_factory):
     shared = tmp_path_factory.mktemp("shared")
     (shared / "marker.txt").write_text("shared")
     shared.chmod(0o777)
-    saved = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"  # as a grading worker has it
-    try:
-        with sandbox.session(readonly=[str(shared)]):
-            config = sandbox._config_from_env()
-            assert config.warm
-            sandbox.ensure_forkserver()
-            yield config, (LOOK.replace("CONTROL", repr(sandbox.forkserver_socket(config)))
-                           .replace("SHARED", repr(str(shared))))
-    finally:
-        if saved is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = saved
+    with overridden(OMP_NUM_THREADS="1"), sandbox.session(readonly=[str(shared)]):  # as a grading worker has it
+        config = sandbox._config_from_env()
+        assert config.warm
+        sandbox.ensure_forkserver()
+        yield config, (LOOK.replace("CONTROL", repr(sandbox.forkserver_socket(config)))
+                       .replace("SHARED", repr(str(shared))))
 
 
 def test_kernels_are_preloaded_and_isolated_from_each_other(warm):
