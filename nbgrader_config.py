@@ -9,7 +9,7 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern,
                                     LimitOutput, SaveAutoGrades)
 
-from course.nbgrader_ext import BudgetedExecute, HideHiddenTests
+from course.grading.nbgrader_ext import BudgetedExecute, HideHiddenTests
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
 

@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from course.errors import CourseError
-from course.paths import REPO, default_course
+from course.core.errors import CourseError
+from course.core.paths import REPO, default_course
 
 
 def _labs_arg(p: argparse.ArgumentParser) -> None:
@@ -91,43 +91,43 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _course(path: Path):
-    from course.paths import Course
+    from course.core.paths import Course
     return Course(path.resolve())
 
 
 def _dispatch(args: argparse.Namespace, course) -> int | None:
     cmd = args.command
     if cmd == "data":
-        from course import data
+        from course.core import data
         data.fetch_all(args.root, allow_internet=not args.offline)
     elif cmd == "release":
-        from course import release
+        from course.build import release
         release.release(course, course.resolve_labs(args.labs))
     elif cmd == "solutions":
-        from course import solutions
+        from course.build import solutions
         solutions.build(course, course.resolve_labs(args.labs))
     elif cmd == "collect":
-        from course import collect
+        from course.classroom import collect
         report = collect.collect(course, args.source, collect.Roster.read(args.roster))
         for line in report.lines():
             print(line)
         return 0 if not (report.unmatched or report.invalid) else 4
     elif cmd == "autograde":
-        from course import autograde
+        from course.grading import autograde
         results = autograde.autograde(course, course.resolve_labs(args.labs), args.student, jobs=max(1, args.jobs),
                                       sandboxed=not args.no_sandbox)
         return 0 if all(r.ok for r in results) else 2
     elif cmd == "feedback":
-        from course import feedback
+        from course.classroom import feedback
         return 2 if feedback.generate(course, course.resolve_labs(args.labs)) else 0
     elif cmd == "export":
-        from course import export
+        from course.classroom import export
         if args.format == "cells":
             text = export.cells_csv(course)
         elif args.format == "canvas":
             if not args.roster:
                 raise CourseError("--format canvas needs --roster roster.csv (with a canvas_id column)")
-            from course.collect import Roster
+            from course.classroom.collect import Roster
             text = export.canvas_csv(course, Roster.read(args.roster).canvas)
         else:
             text = export.to_csv(course)
@@ -137,16 +137,16 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
         else:
             sys.stdout.write(text)
     elif cmd == "holes":
-        from course import holes
+        from course.checks import holes
         report = holes.report(course, course.resolve_labs(args.labs))
         print(json.dumps(report, indent=2) if args.json else holes.format_table(report))
         return 0 if all(v["earned"] == 0 for v in report.values()) else 3
     elif cmd == "bench":
-        from course import bench
+        from course.checks import bench
         labs = course.resolve_labs(args.labs)
         report = {} if args.cohort_only else bench.run(course, labs)
         if args.cohort or args.cohort_only:
-            from course import cohort
+            from course.checks import cohort
             report["cohort"] = cohort.run(course, labs, students=args.cohort or 50, sample=args.cohort_sample,
                                           full=args.cohort_full)
         if args.json:
@@ -157,17 +157,17 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
             if "cohort" in report:
                 print(cohort.format_table(report["cohort"]))
     elif cmd == "demo":
-        from course import demo
+        from course.checks import demo
         demo.run(course, course.resolve_labs(args.labs) if args.labs else None,
                  skip_solutions=args.skip_solutions)
     elif cmd == "lab":
-        from course import lab
+        from course.classroom import lab
         lab.serve(course, port=args.port, open_browser=not args.no_browser)
     elif cmd == "slides":
-        from course import slides
+        from course.build import slides
         slides.build(course, course.resolve_labs(args.labs), pdf=args.pdf)
     elif cmd == "author":
-        from course import authoring
+        from course.build import authoring
         for lab in course.resolve_labs(args.labs) if args.action == "export" else args.labs:
             script = REPO / "build" / "author" / f"{lab}.py"
             target = course.source_notebook(lab)
@@ -178,7 +178,7 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
                 if not script.is_file():
                     raise CourseError(f"{script} not found — run `python -m course author export {lab}` first")
                 authoring.import_lab(script, target)
-                from course import inject
+                from course.build import inject
                 inject.inject_lab(course, lab)
                 print(f"wrote {target}")
     return None

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from course import autograde, gradebook, release, submissions
-from course.paths import REPO, Course
-from course.scratch import scratch_course
+from course.grading import autograde, gradebook
+from course.build import release
+from course.checks import submissions
+from course.core.paths import REPO, Course
+from course.core.scratch import scratch_course
 
 os.environ.setdefault("COURSE_DATA", str(REPO / "data"))
 JOBS = int(os.environ.get("COURSE_TEST_JOBS") or os.cpu_count() or 1)

@@ -19,8 +19,11 @@ import nbformat
 import pytest
 
 from conftest import LABS, REAL
-from course import autograde, gradebook, integrity, notebooks, release, sandbox, submissions
-from course.scratch import scratch_course
+from course.grading import autograde, gradebook, integrity, sandbox
+from course.core import notebooks
+from course.build import release
+from course.checks import submissions
+from course.core.scratch import scratch_course
 
 LAB = LABS[0]
 pytestmark = pytest.mark.skipif(bool(sandbox.unavailable()), reason=f"no sandbox: {sandbox.unavailable()}")
@@ -291,7 +294,7 @@ def test_export_names_the_submissions_to_review(attacked):
     import csv
     import io
 
-    from course import export
+    from course.classroom import export
     course, *_ = attacked
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(export.to_csv(course)))}
     assert rows["monkeypatch"]["review"] == LAB.split("_")[0]
@@ -299,7 +302,7 @@ def test_export_names_the_submissions_to_review(attacked):
 
 
 def test_stolen_test_source_never_reaches_the_feedback(attacked):
-    from course import nbg
+    from course.core import nbg
     course, results, *_ = attacked
     assert results["exfiltrate"].flags, "reading the caller's frame is flagged"
     hidden = notebooks.distinctive_hidden_lines(notebooks.read(course.source_notebook(LAB)))

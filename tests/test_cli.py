@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import LABS, REAL
-from course.paths import REPO
+from course.core.paths import REPO
 
 
 
@@ -78,7 +78,7 @@ def test_feedback_is_written(graded):
 
 
 def test_feedback_never_shows_hidden_tests(graded):
-    from course import notebooks
+    from course.core import notebooks
     g = graded(LABS[0])
     proc = course_cli("feedback", LABS[0], course_dir=g.course.root)
     assert proc.returncode == 0, proc.stderr

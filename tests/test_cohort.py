@@ -5,7 +5,7 @@ import collections
 import shutil
 
 from conftest import LABS, REAL
-from course import cohort
+from course.checks import cohort
 
 
 def test_cohort_has_the_promised_mix():

@@ -7,7 +7,9 @@ import zipfile
 import pytest
 
 from conftest import LABS, REAL
-from course import collect, notebooks, submissions
+from course.classroom import collect
+from course.core import notebooks
+from course.checks import submissions
 
 LAB = LABS[0]
 
@@ -84,7 +86,7 @@ def nbformat_text(nb) -> str:
 
 
 def _course(tmp_path):
-    from course.scratch import scratch_course
+    from course.core.scratch import scratch_course
     import shutil
     course = scratch_course(REAL, [LAB], where=tmp_path)
     (course.release / LAB).mkdir(parents=True)

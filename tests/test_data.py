@@ -5,9 +5,10 @@ import shutil
 
 import pytest
 
-from course import data, inject
-from course.errors import CourseError
-from course.paths import data_root
+from course.core import data
+from course.build import inject
+from course.core.errors import CourseError
+from course.core.paths import data_root
 
 
 def test_real_cache_is_verified():

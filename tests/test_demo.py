@@ -6,7 +6,7 @@ import csv
 import pytest
 
 from conftest import LABS, REAL
-from course.scratch import scratch_course
+from course.core.scratch import scratch_course
 from test_cli import course_cli
 
 

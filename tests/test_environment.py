@@ -3,7 +3,7 @@ import tomllib
 
 import yaml
 
-from course.paths import REPO
+from course.core.paths import REPO
 
 
 def _pyproject() -> set[str]:

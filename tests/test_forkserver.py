@@ -14,8 +14,8 @@ import time
 import pytest
 from jupyter_client.manager import KernelManager
 
-from course import sandbox
-from course.environ import overridden
+from course.grading import sandbox
+from course.core.environ import overridden
 
 pytestmark = pytest.mark.skipif(bool(sandbox.unavailable()) or os.getuid() != 0,
                                 reason="warm kernels need bwrap and a grader running as root")

@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from conftest import LABS, REAL
-from course import lab, release
-from course.paths import REPO, Course
-from course.scratch import scratch_course
+from course.classroom import lab
+from course.build import release
+from course.core.paths import REPO, Course
+from course.core.scratch import scratch_course
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -8,8 +8,9 @@ import re
 import pytest
 
 from conftest import LABS, REAL
-from course import inject, notebooks, release, solutions
-from course.scratch import scratch_course
+from course.build import inject, release, solutions
+from course.core import notebooks
+from course.core.scratch import scratch_course
 
 
 def _cells(nb):
@@ -71,7 +72,7 @@ def test_solutions_are_up_to_date(lab):
 @pytest.mark.parametrize("lab", LABS)
 def test_colab_badge_points_at_a_release_file(lab):
     import re
-    from course import settings
+    from course.core import settings
     first = notebooks.read(REAL.release_notebook(lab)).cells[0].source
     url = re.search(r"\]\((https://colab\.research\.google\.com/github/[^)]+)\)", first).group(1)
     prefix = f"https://colab.research.google.com/github/{settings.settings()['github_repository']}/blob/"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import LABS
-from course import settings
-from course.paths import REPO
+from course.core import settings
+from course.core.paths import REPO
 
 README = REPO / "README.md"
 GUIDES = [README, *sorted((REPO / "docs").glob("*.md"))]

@@ -6,8 +6,10 @@ import shutil
 import pytest
 
 from conftest import LABS, REAL
-from course import autograde, gradebook, release, submissions
-from course.scratch import scratch_course
+from course.grading import autograde, gradebook
+from course.build import release
+from course.checks import submissions
+from course.core.scratch import scratch_course
 
 LAB = LABS[0]
 

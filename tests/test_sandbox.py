@@ -4,9 +4,12 @@ from __future__ import annotations
 import pytest
 
 from conftest import LABS, REAL
-from course import autograde, cli, gradebook, release, sandbox, submissions
-from course.errors import CourseError
-from course.scratch import scratch_course
+from course.grading import autograde, gradebook, sandbox
+from course import cli
+from course.build import release
+from course.checks import submissions
+from course.core.errors import CourseError
+from course.core.scratch import scratch_course
 
 LAB = LABS[0]
 
@@ -42,7 +45,7 @@ def test_limits_are_set_for_every_kernel():
 
 def _direct(course, student: str):
     """Grade as the formgrader's Autograde button does: nbgrader's API, not `python -m course autograde`."""
-    from course import nbg, notebooks
+    from course.core import nbg, notebooks
     nb = submissions.make(course, LAB, "blank")
     first = submissions.answer_ids(nb)[0]
     submissions.write(course, student, LAB, submissions.make(course, LAB, "blank", {

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from conftest import LABS, REAL, lab_params
-from course import settings, slides
-from course.errors import CourseError
-from course.paths import REPO
+from course.core import settings
+from course.build import slides
+from course.core.errors import CourseError
+from course.core.paths import REPO
 
 SHOTS = REPO / "build" / "screenshots"
 RAW_TEX = re.compile(r"\$[^$\n]+\$|\$\$|\\\(|\\\[|\\[A-Za-z]+\{")

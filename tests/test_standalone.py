@@ -6,7 +6,8 @@ import os
 import pytest
 
 from conftest import REAL, lab_params
-from course import execute, submissions
+from course.core import execute
+from course.checks import submissions
 
 
 @pytest.mark.parametrize("lab", lab_params())

@@ -1,5 +1,5 @@
 """Realistic wrong answers for Day 1. Each must lose points on the cells it names."""
-from course.submissions import WrongAnswer
+from course.checks.submissions import WrongAnswer
 
 WRONG = [
     WrongAnswer("relu_abs", cell="relu", loses=["test_relu"],

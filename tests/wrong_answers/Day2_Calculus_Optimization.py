@@ -4,7 +4,7 @@ WRONG holds the mistakes the issue names plus a few more; the test suite grades 
 EXTRA holds further realistic mistakes, checked the same way while authoring but left out of
 the suite to keep its run time down (each entry costs one autograde run).
 """
-from course.submissions import WrongAnswer
+from course.checks.submissions import WrongAnswer
 
 WRONG = [
     WrongAnswer("grad_f_hardcoded", cell="grad_f", loses=["test_grad_f"],

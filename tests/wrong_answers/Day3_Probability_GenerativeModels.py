@@ -4,7 +4,7 @@ ALL_WRONG lists every mistake we checked (each was verified to lose points on it
 WRONG, the set the test suite grades, is the subset the issue names — kept small because every
 entry is one more autograded submission (~30 s each).
 """
-from course.submissions import WrongAnswer
+from course.checks.submissions import WrongAnswer
 
 ALL_WRONG = [
     # ---- Part 1: Gaussians and KL -------------------------------------------------------------

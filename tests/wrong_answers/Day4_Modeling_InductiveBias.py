@@ -1,5 +1,5 @@
 """Realistic mistakes for the Day 4 lab; each must lose points on the listed test cells."""
-from course.submissions import WrongAnswer
+from course.checks.submissions import WrongAnswer
 
 WRONG = [
     # --- shift ---------------------------------------------------------------

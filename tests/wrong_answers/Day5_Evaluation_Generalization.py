@@ -1,5 +1,5 @@
 """Realistic wrong answers for Day 5; each must lose points on the listed test cells."""
-from course.submissions import WrongAnswer
+from course.checks.submissions import WrongAnswer
 
 WRONG = [
     # ---- Part 1: polynomial fit and bias-variance -------------------------------------------

@@ -1,0 +1,56 @@
+"""Pipeline step: executed solutions in ``solutions/`` — notebook and HTML, every figure drawn.
+
+Why hidden tests are removed: solutions are shown in class and posted, and the
+same hidden tests must keep working for the next cohort.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+
+from nbformat.notebooknode import NotebookNode
+
+from course.core import execute, notebooks
+from course.build import inject
+from course.core.paths import Course
+from course.core.progress import step
+
+
+def fingerprint(nb: NotebookNode) -> str:
+    """A hash of what the cells say (not outputs or ids), to tell whether solutions are stale."""
+    payload = [(c.cell_type, c.source) for c in nb.cells]
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
+
+
+def expected(course: Course, lab: str) -> NotebookNode:
+    """The solution notebook before execution: source with hidden tests and nbgrader markers removed."""
+    nb = copy.deepcopy(notebooks.read(course.source_notebook(lab)))
+    source_hash = fingerprint(nb)
+    for cell in nb.cells:
+        if notebooks.is_tests(cell):
+            cell.source = notebooks.strip_hidden_tests(cell.source)
+        elif notebooks.is_answer(cell):
+            cell.source = notebooks.strip_markers(cell.source)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nb.metadata["course"] = {"lab": lab, "source_fingerprint": source_hash}
+    return nb
+
+
+def build(course: Course, labs: list[str]) -> None:
+    for lab in step(labs, "solutions"):
+        inject.inject_lab(course, lab)
+        nb = expected(course, lab)
+        nb, seconds, metrics = execute.run(nb, label=f"the {lab} solution")
+        nb.metadata["course"]["metrics"] = {k: round(v, 4) for k, v in metrics.items()}
+        out = course.solutions / lab / f"{lab}.ipynb"
+        notebooks.write(nb, out)
+        write_html(nb, out.with_suffix(".html"))
+        print(f"solutions: {lab} ran in {seconds:.0f} s → {out.parent}")
+
+
+def write_html(nb: NotebookNode, path) -> None:
+    from nbconvert import HTMLExporter
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    path.write_text(body, encoding="utf-8")

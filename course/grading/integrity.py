@@ -1,0 +1,320 @@
+"""Grade integrity: catch submissions that tamper with what the tests rely on.
+
+Why: nbgrader runs the student's cells and the tests in one kernel, so a cell
+such as ``np.allclose = lambda *a, **k: True`` would make every later test
+pass. Two independent layers look for this; neither is a proof on its own,
+together they make a silent cheat hard:
+
+- **Static scan** of the cells a student may edit, before grading: assigning
+  to attributes of imported modules or builtins, ``setattr`` on them,
+  ``sys.modules``, tracing hooks, IPython's input and AST transformers,
+  ``exec``/``eval``/``__import__``, ``ctypes`` … Findings flag the submission
+  for manual review; they do not change the score (a false alarm costs a look,
+  not points).
+- **Runtime probe**, during grading (``nbgrader_ext.BudgetedExecute``): before
+  the first cell and after every cell, the grader asks the kernel for the
+  identity of the functions tests call (``np.allclose``, ``torch.testing``,
+  builtins, …), of ``sys.modules`` entries and of IPython's execution
+  machinery. The answer comes back in the execute reply (``user_expressions``),
+  not through stdout. From the first change on, every test cell scores zero
+  with an ``IntegrityError`` and the reason is reported.
+"""
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbformat.notebooknode import NotebookNode
+
+from course.core import notebooks
+
+REPORT_NAME = "integrity.json"
+RUNTIME_NAME = ".integrity-runtime.json"
+
+# (module, attributes) whose identity the tests rely on.
+WATCHED: dict[str, tuple[str, ...]] = {
+    "builtins": ("abs", "all", "any", "bool", "callable", "dict", "eval", "exec", "float", "getattr", "hasattr",
+                 "id", "int", "isinstance", "issubclass", "len", "list", "max", "min", "print", "range", "repr",
+                 "round", "set", "sorted", "str", "sum", "tuple", "type", "zip", "__import__", "AssertionError",
+                 "Exception"),
+    "math": ("isclose", "isfinite", "sqrt", "log", "exp"),
+    "numpy": ("allclose", "isclose", "array_equal", "all", "any", "abs", "asarray", "array", "ndarray", "isfinite",
+              "linalg", "testing"),
+    "numpy.testing": ("assert_allclose", "assert_array_equal", "assert_equal", "assert_array_almost_equal"),
+    "torch": ("allclose", "isclose", "equal", "all", "any", "abs", "tensor", "as_tensor", "Tensor", "testing",
+              "isfinite", "no_grad", "manual_seed"),
+    "torch.testing": ("assert_close",),
+    "torch.nn": ("Module", "Linear"),
+}
+# IPython/ipykernel methods that decide what a cell runs and whether it failed.
+SHELL_METHODS = ("run_cell", "run_cell_async", "run_code", "run_ast_nodes", "transform_cell", "showtraceback",
+                 "_showtraceback", "user_expressions", "ex", "ev")
+KERNEL_METHODS = ("do_execute", "execute_request", "send_response")
+# Libraries that register IPython event callbacks on their own (the inline backend does on the first plot).
+TRUSTED_HOOK_MODULES = ("IPython", "ipykernel", "matplotlib", "matplotlib_inline", "tqdm", "ipywidgets", "traitlets")
+
+
+def probe_expression() -> str:
+    """One Python expression, evaluated in the kernel, returning a JSON string of identity facts."""
+    spec = json.dumps(WATCHED)
+    return (
+        "(lambda json, sys, importlib: json.dumps((lambda ip, watched: {"
+        "'modules': {m: id(sys.modules.get(m) or importlib.import_module(m)) for m in watched},"
+        "'attrs': {m + '.' + a: [id(getattr(sys.modules[m], a, None)), "
+        "id(getattr(getattr(sys.modules[m], a, None), '__code__', None))] for m in watched for a in watched[m]},"
+        "'trace': [sys.gettrace() is None, sys.getprofile() is None],"
+        f"'shell': [type(ip).__name__, sorted(n for n in {SHELL_METHODS!r} if n in vars(ip)), "
+        f"[id(getattr(type(ip), n, None)) for n in {SHELL_METHODS!r}], "
+        "len(ip.input_transformers_post), len(ip.input_transformer_manager.cleanup_transforms), "
+        "len(ip.input_transformer_manager.line_transforms), len(ip.ast_transformers), "
+        "sorted(e + ':' + str(getattr(f, '__module__', None)) for e, fs in ip.events.callbacks.items() for f in fs "
+        f"if not str(getattr(f, '__module__', None)).startswith({TRUSTED_HOOK_MODULES!r}))] "
+        "if ip is not None else None,"
+        f"'kernel': [sorted(n for n in {KERNEL_METHODS!r} if n in vars(ip.kernel)), "
+        f"[id(getattr(type(ip.kernel), n, None)) for n in {KERNEL_METHODS!r}]] "
+        "if ip is not None and getattr(ip, 'kernel', None) is not None else None,"
+        "})(getattr(sys.modules.get('IPython'), 'get_ipython', lambda: None)(), "
+        f"json.loads({spec!r})), sort_keys=True))"
+        "(__import__('json'), __import__('sys'), __import__('importlib'))"
+    )
+
+
+def differences(baseline: dict, now: dict) -> list[str]:
+    """What changed since the baseline, in words an instructor can act on."""
+    if "error" in now:
+        return [f"the integrity probe failed ({now['error']})"]
+    out: list[str] = []
+    for name, ident in baseline.get("modules", {}).items():
+        if now.get("modules", {}).get(name) != ident:
+            out.append(f"sys.modules['{name}'] was replaced")
+    for name, ident in baseline.get("attrs", {}).items():
+        current = now.get("attrs", {}).get(name)
+        if current is None or current[0] != ident[0]:
+            out.append(f"{name} was replaced")
+        elif current[1] != ident[1]:
+            out.append(f"{name}.__code__ was replaced")
+    if baseline.get("trace") != now.get("trace"):
+        out.append("a trace or profile hook was installed (sys.settrace, sys.setprofile)")
+    if baseline.get("shell") != now.get("shell"):
+        out.append("IPython's execution machinery was changed (input/AST transformers, events or run_cell)")
+    if baseline.get("kernel") != now.get("kernel"):
+        out.append("the kernel's execute handlers were changed")
+    return out
+
+
+# ---------------------------------------------------------------- static scan
+
+@dataclass
+class Finding:
+    cell: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.cell}, line {self.line}: {self.reason}"
+
+
+_ALWAYS_SUSPECT_CALLS = {
+    "exec": "exec() runs code the scan cannot see",
+    "eval": "eval() runs code the scan cannot see",
+    "compile": "compile() builds code the scan cannot see",
+    "__import__": "__import__() imports by computed name",
+    "get_ipython": "get_ipython() reaches the grader's kernel machinery",
+    "globals": "globals() manipulation",
+    "setattr": None,  # judged by its first argument
+    "delattr": None,
+    "vars": None,
+}
+_SUSPECT_MODULES = {"builtins": "the builtins module", "ctypes": "ctypes (raw memory access)",
+                    "importlib": "importlib (replacing modules)", "gc": "gc (reaching objects by reference)",
+                    "inspect": "inspect (reaching the caller's frames)", "IPython": "IPython internals",
+                    "ipykernel": "ipykernel internals", "socket": "network access", "subprocess": "running programs",
+                    "multiprocessing": "starting processes", "signal": "signal handlers",
+                    "linecache": "linecache (reading the source of running cells)",
+                    "traceback": "traceback (reading the caller's source)"}
+_SUSPECT_ATTRS = {"settrace": "sys.settrace", "setprofile": "sys.setprofile", "meta_path": "sys.meta_path",
+                  "modules": "sys.modules", "input_transformers_post": "IPython input transformers",
+                  "input_transformers_cleanup": "IPython input transformers", "ast_transformers":
+                  "IPython AST transformers", "__builtins__": "__builtins__", "__code__": "replacing a function's code",
+                  "__globals__": "a function's globals", "f_back": "the caller's frame", "f_globals": "frame globals",
+                  "_getframe": "the caller's frame", "__subclasses__": "walking the class hierarchy",
+                  "tb_frame": "a traceback's frames", "__traceback__": "a traceback's frames",
+                  "co_code": "compiled code of another function"}
+_HARMLESS_ROOTS = {"plt", "matplotlib", "mpl"}  # rcParams and styles are meant to be set
+_ALLOWED_SETTINGS = ("torch.backends.", "np.random.seed", "os.environ")
+
+
+def scan(nb: NotebookNode) -> list[Finding]:
+    """Suspicious constructs in the cells a student may edit (answers and cells of their own)."""
+    trees = {}  # every code cell parsed once: imports are collected from all, findings from the editable ones
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            try:
+                trees[index] = ast.parse(_python_source(cell.source))
+            except SyntaxError:
+                pass  # it will fail when run; nothing to hide
+    module_names = _imported_module_names(trees.values())
+    findings: list[Finding] = []
+    for index, tree in trees.items():
+        cell = nb.cells[index]
+        if notebooks.is_tests(cell) or notebooks.is_setup(cell):
+            continue
+        if notebooks.meta(cell).get("locked") and not notebooks.meta(cell).get("solution"):
+            continue
+        name = notebooks.grade_id(cell) or cell.get("id") or "a cell of the student's"
+        findings += [Finding(name, line, reason) for line, reason in _Visitor(module_names).run(tree)]
+    return findings
+
+
+def _python_source(source: str) -> str:
+    """IPython syntax (%magics, !shell) as the Python it becomes, so it is scanned too."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+        return TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 — without IPython, scan the plain text
+        return source
+
+
+def _imported_module_names(trees) -> set[str]:
+    names = {"np", "numpy", "torch", "nn", "F", "math", "sys", "os", "builtins", "scipy", "sklearn", "torchvision"}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {(a.asname or a.name.split(".")[0]) for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names |= {a.asname or a.name for a in node.names if a.name[:1].islower() and "." not in a.name
+                          and a.name in {"testing", "linalg", "nn", "functional", "random"}}
+    return names - _HARMLESS_ROOTS
+
+
+class _Visitor(ast.NodeVisitor):
+    def __init__(self, modules: set[str]):
+        self.modules = modules
+        self.found: list[tuple[int, str]] = []
+
+    def run(self, tree: ast.AST) -> list[tuple[int, str]]:
+        self.visit(tree)
+        seen, out = set(), []
+        for item in self.found:
+            if item not in seen:
+                seen.add(item)
+                out.append(item)
+        return out
+
+    def _root(self, node: ast.AST) -> str | None:
+        while isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    def _flag(self, node: ast.AST, reason: str) -> None:
+        self.found.append((getattr(node, "lineno", 0), reason))
+
+    def _check_target(self, target: ast.AST, verb: str) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self._check_target(elt, verb)
+            return
+        if isinstance(target, (ast.Attribute, ast.Subscript)):
+            root = self._root(target)
+            text = ast.unparse(target)
+            if root in self.modules and not text.startswith(_ALLOWED_SETTINGS):
+                self._flag(target, f"{verb} {text} changes a library the tests use")
+        elif isinstance(target, ast.Name) and target.id in ("__builtins__",):
+            self._flag(target, "rebinding __builtins__")
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self._check_target(target, "assigning")
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self._check_target(node.target, "assigning")
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._check_target(node.target, "assigning")
+        self.generic_visit(node)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            self._check_target(target, "deleting")
+        self.generic_visit(node)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            top = alias.name.split(".")[0]
+            if top in _SUSPECT_MODULES:
+                self._flag(node, f"imports {_SUSPECT_MODULES[top]}")
+        self.generic_visit(node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        top = (node.module or "").split(".")[0]
+        if top in _SUSPECT_MODULES:
+            self._flag(node, f"imports {_SUSPECT_MODULES[top]}")
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in _SUSPECT_ATTRS:
+            self._flag(node, f"uses {_SUSPECT_ATTRS[node.attr]}")
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id == "__builtins__":
+            self._flag(node, "uses __builtins__")
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else None
+        if name in _ALWAYS_SUSPECT_CALLS and _ALWAYS_SUSPECT_CALLS[name]:
+            self._flag(node, _ALWAYS_SUSPECT_CALLS[name])
+        elif name in ("setattr", "delattr", "vars") and node.args:
+            root = self._root(node.args[0])
+            if root in self.modules or root == "__builtins__":
+                self._flag(node, f"{name}() on {ast.unparse(node.args[0])} changes a library the tests use")
+        elif isinstance(func, ast.Attribute) and func.attr in ("system", "run_line_magic", "run_cell_magic",
+                                                                "getoutput"):
+            self._flag(node, f"shell or magic command ({func.attr})")
+        elif isinstance(func, ast.Attribute) and self._root(func) in ("os", "posix") and (
+                func.attr in ("fork", "forkpty", "kill", "killpg", "popen", "_exit", "setuid", "chroot")
+                or func.attr.startswith(("exec", "spawn"))):
+            self._flag(node, f"os.{func.attr}() starts, replaces or ends processes")
+        self.generic_visit(node)
+
+
+def write_runtime(folder: Path, tampered: list[str], notes: list[str]) -> None:
+    """Written by the grader's executor after the run (the sandboxed kernel cannot reach this folder)."""
+    if folder.is_dir():
+        (folder / RUNTIME_NAME).write_text(json.dumps({"tampered": tampered, "notes": notes}, indent=1))
+
+
+def write_report(folder: Path, static: list[Finding]) -> dict:
+    """Merge the static scan with the executor's findings into ``integrity.json`` beside the notebook."""
+    runtime_file = folder / RUNTIME_NAME
+    runtime = {"tampered": [], "notes": []}
+    if runtime_file.exists():
+        try:
+            runtime = json.loads(runtime_file.read_text())
+        except ValueError:
+            runtime = {"tampered": ["the grader's runtime record could not be read"], "notes": []}
+        runtime_file.unlink()
+    report = {"static": [str(f) for f in static], "runtime": runtime.get("tampered", []),
+              "notes": runtime.get("notes", [])}
+    path = folder / REPORT_NAME
+    if any(report.values()):
+        path.write_text(json.dumps(report, indent=1))
+    elif path.exists():
+        path.unlink()
+    return report
+
+
+def read_report(folder: Path) -> dict:
+    path = folder / REPORT_NAME
+    if not path.exists():
+        return {"static": [], "runtime": [], "notes": []}
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        return {"static": [], "runtime": ["the integrity report could not be read"], "notes": []}
