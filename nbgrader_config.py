@@ -6,10 +6,12 @@ figures in hand (`python -m course bench`).
 import os
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern,
-                                    LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades,
+                                    IgnorePattern, LimitOutput, OverwriteKernelspec, SaveAutoGrades)
 
-from course.grading.nbgrader_ext import BudgetedExecute, HideHiddenTests
+from course.classroom.feedback_view import StudentFeedback
+from course.grading.nbgrader_ext import BudgetedExecute, RestoreCells
+from course.grading.sanitise import SanitiseStudentContent
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
 
@@ -40,6 +42,10 @@ c.Autograde.autograde_preprocessors = [
     LimitOutput,
     SaveAutoGrades,
     AssignLatePenalties,
+    # Student Markdown, raw cells and rich outputs made inert before the formgrader renders autograded/
+    # (issue 14). After SaveAutoGrades, so it cannot change a score: grades are already in the gradebook,
+    # and it only rewrites what the notebook shows (it never removes or reorders an output).
+    SanitiseStudentContent,
     CheckCellMetadata,
 ]
 
@@ -48,12 +54,15 @@ c.IgnorePattern.enabled = True
 # The pattern matches stderr that names a Warning and carries no traceback or error.
 c.IgnorePattern.pattern = r"^(?![\s\S]*(?:Traceback|Error:))[\s\S]*\b\w*Warning\b[\s\S]*$"
 
-# Deleted or edited test cells come back from the gradebook's copy of the source.
+# Deleted or edited test cells come back from the gradebook's copy of the source (RestoreCells: nbgrader's
+# OverwriteCells, which failed when the cell before a deleted test was a locked given cell).
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreCells, CheckCellMetadata]
 c.OverwriteCells.add_missing_cells = True
 
 # Keep huge outputs (a student's print in a loop) from bloating the autograded notebooks.
 c.LimitOutput.max_lines = 500
 c.LimitOutput.max_traceback = 50
 
-# Feedback shows scores and one-line reasons, never the hidden tests (they are reused next year).
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# Feedback shows the outputs of the notebook as handed in and one verdict line per test, never what the
+# grading kernel printed: it held the hidden tests, which are reused next year (classroom/feedback_view.py).
+c.GenerateFeedback.preprocessors = [GetGrades, StudentFeedback, SanitiseStudentContent, CSSHTMLHeaderPreprocessor]

@@ -111,7 +111,7 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
         report = collect.collect(course, args.source, collect.Roster.read(args.roster))
         for line in report.lines():
             print(line)
-        return 0 if not (report.unmatched or report.invalid) else 4
+        return 0 if not (report.unmatched or report.invalid or report.refused) else 4
     elif cmd == "autograde":
         from course.grading import autograde
         results = autograde.autograde(course, course.resolve_labs(args.labs), args.student, jobs=max(1, args.jobs),

@@ -141,8 +141,10 @@ def attacked(tmp_path_factory):
     # reads the test's source through the caller's frame while the test runs, prints it from a later cell
     second = submissions.answer_ids(solved)[1]
     second_solution = next(c.source for c in solved.cells if notebooks.grade_id(c) == second)
+    # (every caller up the stack: the grader's recorder may sit between the test and the function)
     steal = ("import sys, linecache\nSTOLEN = []\n_relu = relu\n"
-             "def relu(z):\n    STOLEN.extend(linecache.getlines(sys._getframe(1).f_code.co_filename))\n"
+             "def relu(z):\n    frame = sys._getframe(1)\n    while frame is not None:\n"
+             "        STOLEN.extend(linecache.getlines(frame.f_code.co_filename))\n        frame = frame.f_back\n"
              "    return _relu(z)\n")
     submissions.write(course, "exfiltrate", LAB, submissions.make(course, LAB, "solved", {
         first: first_solution + "\n" + steal, second: second_solution + "\nprint(''.join(STOLEN))\n"}))

@@ -68,6 +68,7 @@ def test_holes_json_shape():
     assert lab["earned"] == 0 and lab["possible"] > 0
     assert lab["cells"] and all(set(c) == {"earned", "possible"} for c in lab["cells"].values())
     assert sum(c["possible"] for c in lab["cells"].values()) == lab["possible"]
+    assert set(lab["kernel_only"]) <= set(lab["cells"]) and all(lab["kernel_only"].values())
 
 
 def test_feedback_is_written(graded):

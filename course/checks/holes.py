@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import shutil
 
-from course.grading import autograde, gradebook
+from course.core import notebooks
+from course.grading import autograde, checker, gradebook
 from course.build import release
 from course.checks import submissions
 from course.core.paths import Course
@@ -29,10 +30,22 @@ def report(course: Course, labs: list[str]) -> dict:
             score = gradebook.scores(scratch, lab)[STUDENT]
             cells = {gid: {"earned": c.earned, "possible": c.possible}
                      for gid, c in score.cells.items() if c.auto}
-            out[lab] = {"earned": score.auto_earned, "possible": score.auto_possible, "cells": cells}
+            out[lab] = {"earned": score.auto_earned, "possible": score.auto_possible, "cells": cells,
+                        "kernel_only": checker_gaps(scratch, lab)}
         return out
     finally:
         shutil.rmtree(scratch.root, ignore_errors=True)
+
+
+def checker_gaps(course: Course, lab: str) -> dict[str, str]:
+    """Test cells the trusted checker does not judge (their verdict comes from the kernel), with the reason.
+
+    Why in this report: such a cell can be fooled by a student who tampers with the kernel, so an author
+    should see each one and either rewrite the test or accept the gap knowingly.
+    """
+    source = notebooks.read(course.source_notebook(lab))
+    tests = {notebooks.grade_id(c): c.source for c in source.cells if notebooks.is_tests(c)}
+    return checker.plan(notebooks.read(course.release_notebook(lab)), tests).unchecked
 
 
 def format_table(rep: dict) -> str:
@@ -43,4 +56,9 @@ def format_table(rep: dict) -> str:
         for gid, c in r["cells"].items():
             if c["earned"]:
                 lines.append(f"  {gid}: {c['earned']:g} / {c['possible']:g} earned with nothing written")
+        gaps = r.get("kernel_only", {})
+        lines.append(f"  trusted checker judges {len(r['cells']) - len(gaps)} of {len(r['cells'])} test cells"
+                     + ("; judged in the kernel only:" if gaps else ""))
+        for gid, why in gaps.items():
+            lines.append(f"    {gid}: {why}")
     return "\n".join(lines)

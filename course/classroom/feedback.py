@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from course.core import nbg
+from course.core.ids import check_student_id
 from course.core.errors import CourseError
 from course.core.paths import Course
 from course.core.progress import step
@@ -18,7 +19,8 @@ def generate(course: Course, labs: list[str]) -> list[str]:
     failures: list[str] = []
     written = 0
     for lab in step(labs, "feedback"):
-        students = sorted(p.parent.name for p in course.autograded.glob(f"*/{lab}") if p.is_dir())
+        students = sorted(p.parent.name for p in course.autograded.glob(f"*/{lab}")
+                          if p.is_dir() and not check_student_id(p.parent.name))  # nbgrader globs the id
         for student in students:
             with nbg.quiet_stderr():
                 result = api.generate_feedback(lab, student, force=True)

@@ -5,12 +5,42 @@ is rooted at the course directory *and* started from it (nbgrader reads
 ``nbgrader_config.py`` from the working directory), the extension must be on
 whatever the user's own Jupyter config says, and the server must listen on
 loopback only, because it can run code and read every student's submission.
+
+Hardening (issue 14: a ``<script>`` in a student's Markdown answer ran in the
+formgrader with the instructor's token). The cure is
+``course.grading.sanitise``, which makes autograded notebooks inert before the
+formgrader renders them; this server also limits what a script that still got
+in could do:
+
+- no terminals (``terminals_enabled=False``): a terminal is a root shell one
+  WebSocket away;
+- a contents API that cannot write the course (``GradingContentsManager``):
+  the formgrader itself never writes through the contents API (manual grades go
+  through its own handlers into ``gradebook.db``; its autograde, feedback and
+  release buttons call nbgrader's Python API in this process), so every save,
+  rename, delete and checkpoint restore is refused except under ``build/`` (the
+  ignored scratch folder, for an instructor's own notebooks). Being root makes
+  chmod useless, so the check is in the server, and on the real path (``..``
+  and symlinks resolved) so ``build/../source`` is refused too;
+- nbconvert's ``sanitize_html`` for the formgrader's exporter (rich outputs
+  go through bleach, JavaScript outputs and widget state are not written);
+- a Content-Security-Policy (``CSP``) that keeps the page's requests on this
+  server: no fetch, image or form to another host, so nothing read can leave
+  the machine, and no framing. It must allow inline scripts (the formgrader's
+  templates are full of them) and MathJax from cdnjs, so it is a limit on
+  exfiltration, not a cure for script injection.
+
+Not closed here: a script with the token can still start a kernel through
+``/api/kernels``, and kernels of this server run as the instructor.
 """
 from __future__ import annotations
 
 import errno
+import json
 import os
 import socket
+
+from pathlib import Path
 
 from course.core import nbg
 from course.core.errors import CourseError
@@ -20,6 +50,20 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 8888
 FORMGRADER = "nbgrader.server_extensions.formgrader"
 FORMGRADER_PATH = "/formgrader"
+CONTENTS_MANAGER = "course.classroom.lab.GradingContentsManager"
+WRITABLE = ("build",)  # the only folders of the course the Lab's contents API may write
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self' 'unsafe-inline' 'unsafe-eval' https://cdnjs.cloudflare.com",  # MathJax, as the page asks
+    "style-src 'self' 'unsafe-inline' https://cdnjs.cloudflare.com",
+    "font-src 'self' data: https://cdnjs.cloudflare.com",
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",  # the REST API and kernel WebSockets of this server, nothing else
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'self'",
+])
 
 
 def server_args(course: Course, port: int, open_browser: bool = True) -> list[str]:
@@ -37,6 +81,11 @@ def server_args(course: Course, port: int, open_browser: bool = True) -> list[st
         "--ServerApp.port_retries=0",
         f"--ServerApp.open_browser={open_browser}",
         f"--ServerApp.jpserver_extensions={FORMGRADER}=True",
+        # Defence in depth against a script in a student's answer (see the module docstring).
+        "--ServerApp.terminals_enabled=False",
+        f"--ServerApp.contents_manager_class={CONTENTS_MANAGER}",
+        "--ServerApp.tornado_settings=" + json.dumps({"headers": {"Content-Security-Policy": CSP}}),
+        "--HTMLExporter.sanitize_html=True",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Containers and course VMs often run as root; Jupyter would refuse and exit. It listens on
@@ -90,3 +139,63 @@ def formgrader_url(port: int, token: str = "") -> str:
     """Where the formgrader's assignment list is served (with a login token, if any)."""
     return f"http://{HOST}:{port}{FORMGRADER_PATH}" + (f"?token={token}" if token else "")
 
+
+def _grading_contents_manager() -> type:
+    """Build ``GradingContentsManager`` (on first use, so importing this module does not import Jupyter)."""
+    from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+
+    class GradingContentsManager(AsyncLargeFileManager):
+        """JupyterLab's usual file manager, except that it writes only under ``WRITABLE`` folders of the course.
+
+        Why: the grading server must not be able to change ``nbgrader_config.py``
+        (it is Python that every nbgrader run executes), ``source/`` (solutions and
+        hidden tests) or anything else of the course, whatever a page asks of it.
+        Reading stays allowed: the formgrader links to source and submitted
+        notebooks for viewing.
+        """
+
+        def _refuse_outside_writable(self, path: str) -> None:
+            from tornado import web
+            real = Path(os.path.realpath(self._get_os_path(path.strip("/"))))
+            root = Path(os.path.realpath(self.root_dir))
+            if any(real == root / d or root / d in real.parents for d in WRITABLE):
+                return
+            raise web.HTTPError(403, f"the grading server does not write {path!r}: it writes only under "
+                                     f"{', '.join(d + '/' for d in WRITABLE)} (see course/classroom/lab.py)")
+
+        async def save(self, model, path=""):
+            self._refuse_outside_writable(path)
+            return await super().save(model, path)
+
+        async def delete_file(self, path):
+            self._refuse_outside_writable(path)
+            return await super().delete_file(path)
+
+        async def rename_file(self, old_path, new_path):
+            self._refuse_outside_writable(old_path)
+            self._refuse_outside_writable(new_path)
+            return await super().rename_file(old_path, new_path)
+
+        async def restore_checkpoint(self, checkpoint_id, path):
+            self._refuse_outside_writable(path)
+            return await super().restore_checkpoint(checkpoint_id, path)
+
+        async def create_checkpoint(self, path):
+            self._refuse_outside_writable(path)
+            return await super().create_checkpoint(path)
+
+        async def delete_checkpoint(self, checkpoint_id, path):
+            self._refuse_outside_writable(path)
+            return await super().delete_checkpoint(checkpoint_id, path)
+
+    GradingContentsManager.__module__ = __name__
+    GradingContentsManager.__qualname__ = "GradingContentsManager"
+    return GradingContentsManager
+
+
+def __getattr__(name: str):
+    """``course.classroom.lab.GradingContentsManager``, the name Jupyter imports (``CONTENTS_MANAGER``)."""
+    if name == "GradingContentsManager":
+        cls = globals()["GradingContentsManager"] = _grading_contents_manager()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

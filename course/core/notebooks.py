@@ -55,7 +55,12 @@ def is_manual(cell: NotebookNode) -> bool:
 
 
 def is_setup(cell: NotebookNode) -> bool:
-    return "setup" in cell.get("metadata", {}).get("tags", [])
+    """The injected setup cell: tagged ``setup`` and a locked nbgrader cell (restored from source at grading).
+
+    A student can add the tag to a cell of their own, so grading trusts only the first such cell and never
+    skips a cell's scan because of it (see ``grading.integrity.scan``).
+    """
+    return "setup" in cell.get("metadata", {}).get("tags", []) and bool(meta(cell).get("locked"))
 
 
 def strip_markers(source: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,8 +18,10 @@ from dataclasses import dataclass, field
 from course.grading import gradebook, integrity, sandbox
 from course.core import nbg, notebooks
 from course.core.errors import CourseError
+from course.core.ids import check_student_id
 from course.core.paths import Course
 from course.core.progress import step
+from course.core.text import printable
 
 
 @dataclass
@@ -34,9 +37,19 @@ class Result:
 
 
 def students_for(course: Course, lab: str, only: list[str] | None = None) -> list[str]:
+    """Every folder under submitted/ that holds ``<lab>/``, named as found (``only``: just these).
+
+    Why names as found, bad ones included: a folder named ``*`` or a linked folder must
+    not vanish silently; ``precheck`` refuses it with the reason and the batch reports it,
+    and it never reaches nbgrader. A link to a lab folder counts even if it points nowhere.
+    An id the instructor names in ``only`` is checked here, as it can be no submission.
+    """
+    refused = [check_student_id(s) for s in only or [] if check_student_id(s)]
+    if refused:
+        raise CourseError("; ".join(refused) + " — name students by their folder in submitted/")
     if not course.submitted.is_dir():
         return []
-    found = sorted(p.name for p in course.submitted.iterdir() if (p / lab).is_dir())
+    found = sorted(p.name for p in course.submitted.iterdir() if (p / lab).is_dir() or (p / lab).is_symlink())
     if only:
         missing = sorted(set(only) - set(found))
         if missing:
@@ -46,7 +59,15 @@ def students_for(course: Course, lab: str, only: list[str] | None = None) -> lis
 
 
 def precheck(course: Course, student: str, lab: str) -> str:
-    """Why this submission cannot be graded, or '' if it can."""
+    """Why this submission cannot be graded, or '' if it can.
+
+    The id and the files come first: nbgrader globs the id (``*`` would regrade the
+    class) and follows links when it copies a submission (a link to ``source/`` would
+    hand in the answers), so neither may reach it.
+    """
+    reason = check_student_id(student) or _not_plain(course, student, lab)
+    if reason:
+        return reason
     folder = course.submitted / student / lab
     expected = course.submission(student, lab)
     if not expected.exists():
@@ -59,6 +80,45 @@ def precheck(course: Course, student: str, lab: str) -> str:
         notebooks.read(expected)
     except CourseError as exc:
         return str(exc)
+    return ""
+
+
+def _not_plain(course: Course, student: str, lab: str) -> str:
+    """Why submitted/<student>/<lab>/ is not plain folders and regular files, or ''.
+
+    Why lstat and never follow: a student hands in files; a symbolic link (to
+    ``source/``, to another student, to /etc) or a pipe or device is an attack on
+    whoever reads it next, so the student folder, the lab folder and everything
+    under it are looked at as they are, before anything opens them.
+    """
+    def name(path) -> str:
+        return printable(os.path.relpath(path, course.root))
+
+    top = course.submitted / student
+    for path in (top, top / lab):
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return ""  # nothing there: the checks after this one say so
+        if stat.S_ISLNK(mode):
+            return f"{name(path)} is a symbolic link; students hand in files, not links"
+        if not stat.S_ISDIR(mode):
+            return f"{name(path)} is not a folder"
+    pending = [top / lab]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as found:
+                entries = sorted(found, key=lambda e: e.name)
+        except OSError as exc:
+            return f"{name(exc.filename or top / lab)} cannot be read ({exc.strerror})"
+        for entry in entries:
+            if entry.is_symlink():
+                return f"{name(entry.path)} is a symbolic link; students hand in files, not links"
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+            elif not entry.is_file(follow_symlinks=False):
+                return (f"{name(entry.path)} is not a regular file (a pipe, socket or device); "
+                        "students hand in files")
     return ""
 
 
@@ -103,6 +163,8 @@ def autograde(course: Course, labs: list[str], students: list[str] | None = None
             results = [_grade_one(course, api, student, lab) for student, lab in step(todo, "autograde")]
     if report:
         print_report(results)
+        if sandboxed:
+            print(f"limits: {sandbox.describe()}")
     return results
 
 
@@ -152,6 +214,9 @@ def _parallel(course: Course, todo: list[tuple[str, str]], jobs: int, sandboxed:
                     done[key] = by_key[key].result()
                 except BrokenProcessPool:
                     pass  # regraded alone below
+                except Exception as exc:  # noqa: BLE001 — e.g. an unpicklable result: this one fails, not the batch
+                    done[key] = Result(key[0], key[1], ok=False,
+                                       reason=f"grading failed ({type(exc).__name__}: {str(exc)[:300]})")
         for student, lab in [key for key in todo if key not in done]:
             # a grading process died (the machine ran out of memory?): grade the unfinished ones alone
             try:
@@ -161,6 +226,9 @@ def _parallel(course: Course, todo: list[tuple[str, str]], jobs: int, sandboxed:
                 gradebook.zero(course, lab, student)
                 done[(student, lab)] = Result(student, lab, ok=False,
                                               reason="the grading process died (out of memory?) — grade it again alone")
+            except Exception as exc:  # noqa: BLE001
+                done[(student, lab)] = Result(student, lab, ok=False,
+                                              reason=f"grading failed ({type(exc).__name__}: {str(exc)[:300]})")
     finally:
         if base:
             shutil.rmtree(base, ignore_errors=True)
@@ -168,40 +236,58 @@ def _parallel(course: Course, todo: list[tuple[str, str]], jobs: int, sandboxed:
 
 
 def _grade_one(course: Course, api, student: str, lab: str) -> Result:
+    """Grade one submission; whatever goes wrong becomes this submission's failure, never the batch's."""
     started = time.monotonic()
-    reason = precheck(course, student, lab)
-    flags: list[str] = []
-    if not reason:
-        static = integrity.scan(notebooks.read(course.submission(student, lab)))
-        with nbg.quiet_stderr():
-            outcome = api.autograde(lab, student, force=True, create=True)
-        if not outcome["success"]:
-            reason = nbg.first_error(outcome)
-        folder = course.autograded / student / lab
-        runtime = integrity.write_report(folder, static)["runtime"] if folder.is_dir() else []
-        flags = [f"changed at run time: {r}" for r in runtime] + [f"suspicious code: {f}" for f in static]
-    if reason:
-        gradebook.zero(course, lab, student)
-    score = gradebook.scores(course, lab).get(student)
+    try:
+        reason, flags = _run_one(course, api, student, lab)
+    except Exception as exc:  # noqa: BLE001 — one hostile notebook must not stop the others
+        reason, flags = f"grading failed ({type(exc).__name__}: {str(exc)[:300]})", []
+    if reason and not check_student_id(student):  # an id nbgrader would glob never enters the gradebook
+        with contextlib.suppress(Exception):
+            gradebook.zero(course, lab, student)
+    try:
+        score = gradebook.scores(course, lab).get(student)
+    except Exception as exc:  # noqa: BLE001
+        score, reason = None, reason or f"its grades could not be read back ({type(exc).__name__})"
     return Result(student, lab, ok=not reason, reason=reason,
                   earned=score.auto_earned if score else 0.0,
                   possible=score.auto_possible if score else 0.0,
                   seconds=time.monotonic() - started, flags=flags)
 
 
+def _run_one(course: Course, api, student: str, lab: str) -> tuple[str, list[str]]:
+    """(why it failed or '', integrity flags) for one submission, through nbgrader's API."""
+    reason = precheck(course, student, lab)
+    if reason:
+        return reason, []
+    static = integrity.scan(notebooks.read(course.submission(student, lab)),
+                            trusted=integrity.trusted_sources(course.release_notebook(lab)))
+    with nbg.quiet_stderr():
+        outcome = api.autograde(lab, student, force=True, create=True)
+    if not outcome["success"]:
+        reason = nbg.first_error(outcome)
+    folder = course.autograded / student / lab
+    runtime = integrity.write_report(folder, static)["runtime"] if folder.is_dir() else []
+    flags = [f"changed at run time: {r}" for r in runtime] + [f"suspicious code: {f}" for f in static]
+    return reason, flags
+
+
 def print_report(results: list[Result]) -> None:
-    width = max(len(r.student) for r in results)
+    names = {id(r): printable(r.student, 80) for r in results}
+    width = max(len(n) for n in names.values())
     print(f"{'student':<{width}}  {'lab':<36} {'auto points':>12}  {'time':>6}")
     for r in results:
         status = "" if r.ok else "  FAILED"
         status += "  FLAGGED" if r.flags else ""
-        print(f"{r.student:<{width}}  {r.lab:<36} {r.earned:>5g} / {r.possible:<5g} {r.seconds:>5.1f}s{status}")
+        print(f"{names[id(r)]:<{width}}  {printable(r.lab, 80):<36} {r.earned:>5g} / {r.possible:<5g} "
+              f"{r.seconds:>5.1f}s{status}")
     for r in results:
         if r.flags:
-            print(f"review by hand: {r.student}/{r.lab} — " + "; ".join(r.flags[:5])
+            print(f"review by hand: {names[id(r)]}/{printable(r.lab, 80)} — "
+                  + "; ".join(printable(f, 200) for f in r.flags[:5])
                   + (f" (+{len(r.flags) - 5} more)" if len(r.flags) > 5 else "")
                   + f" [{integrity.REPORT_NAME} in its autograded folder]")
     failed = [r for r in results if not r.ok]
     for r in failed:
-        print(f"error: {r.student}/{r.lab}: {r.reason} (scored 0; the rest of the batch was graded)",
-              file=sys.stderr)
+        print(f"error: {names[id(r)]}/{printable(r.lab, 80)}: {printable(r.reason)} "
+              "(scored 0; the rest of the batch was graded)", file=sys.stderr)

@@ -17,7 +17,12 @@ kernel calls bwrap uses:
 - a new PID namespace, whose init is a tiny reaper: when the kernel ends, or
   the grader kills it, everything the kernel started dies with it;
 - a new IPC namespace; the server's network namespace has no network at all;
-- its own unprivileged user id, resource limits and a whitelisted environment.
+- its own unprivileged user id, resource limits and a whitelisted environment;
+- its own control group, made by the launcher, which the forked child joins
+  before it forks anything (so every process of the kernel counts against the
+  kernel's memory, task and CPU limits together), and a cgroup namespace;
+- only its own runtime folder: the grading process's runtime folder, which
+  holds every kernel's, is replaced by an empty one with the kernel's put back.
 
 This file runs inside the sandbox with the standard library only (it cannot
 import the ``course`` package, which is not mounted there). The grader's side
@@ -40,7 +45,7 @@ import socket
 import sys
 import time
 
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWCGROUP = 0x00020000, 0x20000000, 0x08000000, 0x02000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 MNT_DETACH = 2
@@ -48,6 +53,7 @@ PR_SET_PDEATHSIG = 1
 
 HOME = "/home/student"          # the kernel's working folder and $HOME (a tmpfs of its own)
 SCRATCH = "/run/course/scratch"  # mount point of that tmpfs; home, tmp and shm are folders in it
+CGROUPS = "/run/course/cgroup"   # the grading process's control group(s), bound here as <CGROUPS>/0, /1, ...
 # What every lab's setup cell imports, and what ipykernel needs: loaded once, shared by every fork.
 PRELOAD = ("numpy", "torch", "torchvision", "matplotlib", "matplotlib.pyplot", "IPython",
            "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "matplotlib_inline.backend_inline")
@@ -71,6 +77,15 @@ def _bind(source: str, target: str) -> None:
     _mount(source, target, None, MS_BIND | MS_REC)
 
 
+def mount_tmpfs(target: str, size_mb: int, mode: str) -> None:
+    """A size-capped tmpfs (used by the grader for the runtime folder too: one mount helper, not two)."""
+    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode={mode},nr_inodes=10000")
+
+
+def unmount(target: str) -> None:
+    _check(_libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
+
+
 def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
@@ -86,13 +101,18 @@ def _make_filesystem(request: dict) -> None:
     uid, runtime, control = request["uid"], request["runtime"], request["control_dir"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _check(_libc.umount2(control.encode(), MNT_DETACH), f"umount {control}")
+    for path in (request.get("cgroup") or {}).get("mounts", []):
+        unmount(path)
     _mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV,
            f"size={request['scratch_mb']}m,mode=0755,nr_inodes=100000")
-    for name in ("home", "tmp", "shm", "hold"):
-        os.mkdir(os.path.join(SCRATCH, name), 0o700)
-        if name != "hold":
+    for name in ("home", "tmp", "shm", "hold", "runtime"):
+        os.mkdir(os.path.join(SCRATCH, name), 0o755 if name == "runtime" else 0o700)
+        if name not in ("hold", "runtime"):
             os.chown(os.path.join(SCRATCH, name), uid, uid)
     replaced = {HOME: "home", "/tmp": "tmp", "/dev/shm": "shm"}
+    root = request.get("runtime_root")
+    if root and _under(runtime, root) and runtime != root:  # every kernel's folder is in it: only its own stays
+        replaced[root] = "runtime"
     keep = [(runtime, False)] + [(path, True) for path in request.get("readonly", [])]
     keep = list(dict((path, ro) for path, ro in keep if any(_under(path, top) and path != top for top in replaced)).items())
     held = []
@@ -101,7 +121,8 @@ def _make_filesystem(request: dict) -> None:
         os.mkdir(hold)
         _bind(path, hold)
         held.append((hold, path, readonly))
-    for top, name in replaced.items():
+    for top, name in sorted(replaced.items(), key=lambda item: len(item[0].split("/"))):  # outer ones first
+        os.makedirs(top, exist_ok=True)  # (the runtime root may sit in the fresh /tmp)
         _bind(os.path.join(SCRATCH, name), top)
     for hold, path, readonly in held:
         os.makedirs(path, exist_ok=True)
@@ -157,9 +178,31 @@ def _reaper(kernel: int) -> int:
             return os.waitstatus_to_exitcode(status) & 0xFF
 
 
+def _join_cgroup(request: dict) -> int:
+    """Join the kernel's control group (made by the launcher) before anything is forked; the flag for unshare.
+
+    Why here: the server forks this child, and only the child can move itself
+    before it has children; a group joined later would miss the ones it had.
+    """
+    group = request.get("cgroup")
+    if not group:
+        return 0
+    name = group["name"]
+    if "/" in name or name in ("", ".", ".."):
+        raise ValueError(f"bad cgroup name {name!r}")
+    for mount in group["mounts"]:
+        fd = os.open(os.path.join(mount, name, "cgroup.procs"), os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+    return CLONE_NEWCGROUP  # the kernel sees its own group as the root, as a cold kernel under bwrap does
+
+
 def _child(request: dict, fds: list[int]) -> int:
-    """The forked process: namespaces and mounts, then the reaper (PID 1) and the kernel (PID 2)."""
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+    """The forked process: its group, namespaces and mounts, then the reaper (PID 1) and the kernel (PID 2)."""
+    flags = _join_cgroup(request)
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | flags), "unshare")
     _make_filesystem(request)
     alive_r, alive_w = os.pipe()  # open in this process while it lives: the init can tell it is gone
     init = os.fork()

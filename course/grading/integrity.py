@@ -146,25 +146,61 @@ _HARMLESS_ROOTS = {"plt", "matplotlib", "mpl"}  # rcParams and styles are meant 
 _ALLOWED_SETTINGS = ("torch.backends.", "np.random.seed", "os.environ")
 
 
-def scan(nb: NotebookNode) -> list[Finding]:
-    """Suspicious constructs in the cells a student may edit (answers and cells of their own)."""
+def trusted_sources(release_notebook: Path) -> set[str]:
+    """The code cells handed out verbatim: the only cells the scan may skip.
+
+    Why not trust metadata: a student can tag a cell ``setup`` or mark it locked. A cell is skipped only if
+    its text is exactly a cell of the release notebook (setup, given code, the visible part of a test).
+    """
+    try:
+        return {c.source for c in notebooks.read(release_notebook).cells if c.cell_type == "code"}
+    except Exception:  # noqa: BLE001 — no release copy: scan everything
+        return set()
+
+
+def scan(nb: NotebookNode, trusted: set[str] | None = None) -> list[Finding]:
+    """Suspicious constructs in every code cell that is not a verbatim copy of a ``trusted`` cell.
+
+    Without ``trusted`` (no release notebook at hand), cells are judged by their metadata as before.
+    Never raises: a cell that cannot be parsed or walked (3000 nested terms exhaust the recursion limit)
+    is itself a finding, since it hides its content from the scan.
+    """
     trees = {}  # every code cell parsed once: imports are collected from all, findings from the editable ones
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
-            try:
-                trees[index] = ast.parse(_python_source(cell.source))
-            except SyntaxError:
-                pass  # it will fail when run; nothing to hide
-    module_names = _imported_module_names(trees.values())
     findings: list[Finding] = []
+
+    def name_of(cell: NotebookNode) -> str:
+        return str(notebooks.grade_id(cell) or cell.get("id") or "a cell of the student's")[:80]
+
+    def editable(cell: NotebookNode) -> bool:
+        if trusted is not None:
+            return cell.source not in trusted
+        if notebooks.is_tests(cell) or notebooks.is_setup(cell):
+            return False
+        return not (notebooks.meta(cell).get("locked") and not notebooks.meta(cell).get("solution"))
+
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code" or not isinstance(cell.get("source"), str):
+            continue
+        try:
+            trees[index] = ast.parse(_python_source(cell.source))
+        except SyntaxError:
+            pass  # it will fail when run; nothing to hide
+        except (RecursionError, MemoryError, ValueError) as exc:
+            if editable(cell):
+                findings.append(Finding(name_of(cell), 0, f"the cell could not be scanned ({type(exc).__name__})"))
+    try:
+        module_names = _imported_module_names(trees.values())
+    except RecursionError:
+        module_names = _imported_module_names([])
     for index, tree in trees.items():
         cell = nb.cells[index]
-        if notebooks.is_tests(cell) or notebooks.is_setup(cell):
+        if not editable(cell):
             continue
-        if notebooks.meta(cell).get("locked") and not notebooks.meta(cell).get("solution"):
-            continue
-        name = notebooks.grade_id(cell) or cell.get("id") or "a cell of the student's"
-        findings += [Finding(name, line, reason) for line, reason in _Visitor(module_names).run(tree)]
+        try:
+            found = _Visitor(module_names).run(tree)
+        except (RecursionError, MemoryError) as exc:
+            found = [(0, f"the cell could not be scanned ({type(exc).__name__})")]
+        findings += [Finding(name_of(cell), line, reason) for line, reason in found]
     return findings
 
 
@@ -287,14 +323,23 @@ class _Visitor(ast.NodeVisitor):
 def write_runtime(folder: Path, tampered: list[str], notes: list[str]) -> None:
     """Written by the grader's executor after the run (the sandboxed kernel cannot reach this folder)."""
     if folder.is_dir():
-        (folder / RUNTIME_NAME).write_text(json.dumps({"tampered": tampered, "notes": notes}, indent=1))
+        path = folder / RUNTIME_NAME
+        if path.is_symlink() or (path.exists() and not path.is_file()):  # planted by the submission
+            tampered = tampered + ["the grader's runtime record was replaced by the submission"]
+            import shutil
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        path.write_text(json.dumps({"tampered": tampered, "notes": notes}, indent=1))
 
 
 def write_report(folder: Path, static: list[Finding]) -> dict:
     """Merge the static scan with the executor's findings into ``integrity.json`` beside the notebook."""
     runtime_file = folder / RUNTIME_NAME
     runtime = {"tampered": [], "notes": []}
-    if runtime_file.exists():
+    if runtime_file.is_symlink() or (runtime_file.exists() and not runtime_file.is_file()):
+        runtime = {"tampered": ["the grader's runtime record was replaced by the submission"], "notes": []}
+        import shutil
+        shutil.rmtree(runtime_file) if runtime_file.is_dir() and not runtime_file.is_symlink() else runtime_file.unlink()
+    elif runtime_file.exists():
         try:
             runtime = json.loads(runtime_file.read_text())
         except ValueError:
@@ -303,6 +348,14 @@ def write_report(folder: Path, static: list[Finding]) -> dict:
     report = {"static": [str(f) for f in static], "runtime": runtime.get("tampered", []),
               "notes": runtime.get("notes", [])}
     path = folder / REPORT_NAME
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        # the student's folder held something named like the report (copied here by nbgrader): it is not ours
+        report["runtime"] = report["runtime"] + [f"the submission contained a {REPORT_NAME} that is not a file"]
+        if path.is_dir() and not path.is_symlink():
+            import shutil
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     if any(report.values()):
         path.write_text(json.dumps(report, indent=1))
     elif path.exists():
