@@ -144,7 +144,9 @@ def attacked(tmp_path_factory):
     # (every caller up the stack: the grader's recorder may sit between the test and the function)
     steal = ("import sys, linecache\nSTOLEN = []\n_relu = relu\n"
              "def relu(z):\n    frame = sys._getframe(1)\n    while frame is not None:\n"
-             "        STOLEN.extend(linecache.getlines(frame.f_code.co_filename))\n        frame = frame.f_back\n"
+             "        if 'ipykernel' in frame.f_code.co_filename and 'site-packages' not in frame.f_code.co_filename:\n"
+             "            STOLEN.extend(linecache.getlines(frame.f_code.co_filename))\n"
+             "        frame = frame.f_back\n"
              "    return _relu(z)\n")
     submissions.write(course, "exfiltrate", LAB, submissions.make(course, LAB, "solved", {
         first: first_solution + "\n" + steal, second: second_solution + "\nprint(''.join(STOLEN))\n"}))

@@ -185,6 +185,9 @@ class Checker:
     def __init__(self, timeout: float = 60.0):
         self.timeout = timeout
         self.proc: subprocess.Popen | None = None
+        self._prelude_pending = False
+        self._prelude: dict | None = None  # the current notebook's prelude request, sent again after a restart
+        self.broken = ""  # why this notebook's prelude failed: every check of it fails with that reason
 
     def _start(self) -> subprocess.Popen:
         if self.proc is None or self.proc.poll() is not None:
@@ -195,14 +198,27 @@ class Checker:
             self.proc = subprocess.Popen([sys.executable, "-m", "course.grading.checker"], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
                                          preexec_fn=_checker_limits)
+            if self._prelude is not None:  # a restart (after a hung test): the notebook's prelude again
+                self.proc.stdin.write(json.dumps(self._prelude) + "\n")
+                self.proc.stdin.flush()
+                self._prelude_pending = True
         return self.proc
 
-    def _ask(self, request: dict, timeout: float) -> dict:
-        import select
+    def _send(self, request: dict) -> None:
         proc = self._start()
         try:
             proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.flush()
+        except OSError as exc:
+            self.close()
+            raise CheckerError(f"the checker process ended ({exc})") from None
+
+    def _receive(self, timeout: float) -> dict:
+        import select
+        proc = self.proc
+        try:
+            if proc is None:
+                raise CheckerError("the checker process is not running")
             ready, _, _ = select.select([proc.stdout], [], [], timeout)
             if not ready:
                 raise CheckerError(f"the checker took more than {timeout:.0f} s")
@@ -214,10 +230,36 @@ class Checker:
             self.close()
             raise CheckerError(str(exc) or type(exc).__name__) from None
 
+    def _ask(self, request: dict, timeout: float) -> dict:
+        self._start()
+        self._settle()
+        self._send(request)
+        return self._receive(timeout)
+
     def start_notebook(self, prelude: str, data_root: str | None = None) -> None:
-        answer = self._ask({"op": "prelude", "source": prelude, "data": data_root}, max(self.timeout, 120.0))
-        if not answer.get("ok"):
-            raise CheckerError(f"the trusted prelude failed in the checker: {answer.get('message', '')[:300]}")
+        """Send the trusted prelude without waiting: the checker imports and runs it while the kernel starts."""
+        self._settle_quietly()
+        self.broken = ""
+        self._prelude = None
+        request = {"op": "prelude", "source": prelude, "data": data_root}
+        self._send(request)
+        self._prelude, self._prelude_pending = request, True
+
+    def _settle_quietly(self) -> None:
+        try:
+            self._settle()
+        except CheckerError:
+            pass  # that notebook's checks already failed with the reason
+
+    def _settle(self) -> None:
+        """Read the prelude's answer, if one is still owed, before anything else is asked."""
+        if getattr(self, "_prelude_pending", False):
+            self._prelude_pending = False
+            answer = self._receive(max(self.timeout, 120.0))
+            if not answer.get("ok"):
+                self.broken = f"the trusted prelude failed in the checker: {answer.get('message', '')[:300]}"
+        if self.broken:
+            raise CheckerError(self.broken)
 
     def check(self, source: str, records_json: str, students: list[str],
               timeout: float | None = None) -> tuple[bool, str, str]:
@@ -233,6 +275,7 @@ class Checker:
         return bool(answer.get("ok")), str(answer.get("ename", "Error"))[:60], str(answer.get("message", ""))[:500]
 
     def close(self) -> None:
+        self._prelude_pending = False
         if self.proc is not None:
             try:
                 self.proc.kill()

@@ -48,6 +48,8 @@ WATCHED: dict[str, tuple[str, ...]] = {
     "torch.testing": ("assert_close",),
     "torch.nn": ("Module", "Linear"),
 }
+# Names the setup cell binds in the notebook: a cell that rebinds one (np = a proxy) changes what tests call.
+GLOBALS = ("np", "torch", "torchvision", "plt")
 # IPython/ipykernel methods that decide what a cell runs and whether it failed.
 SHELL_METHODS = ("run_cell", "run_cell_async", "run_code", "run_ast_nodes", "transform_cell", "showtraceback",
                  "_showtraceback", "user_expressions", "ex", "ev")
@@ -62,8 +64,13 @@ def probe_expression() -> str:
     return (
         "(lambda json, sys, importlib: json.dumps((lambda ip, watched: {"
         "'modules': {m: id(sys.modules.get(m) or importlib.import_module(m)) for m in watched},"
-        "'attrs': {m + '.' + a: [id(getattr(sys.modules[m], a, None)), "
-        "id(getattr(getattr(sys.modules[m], a, None), '__code__', None))] for m in watched for a in watched[m]},"
+        "'attrs': {m + '.' + a: (lambda o: [id(o), id(getattr(o, '__code__', None)), "
+        "id(getattr(o, '__defaults__', None)), id(getattr(o, '__kwdefaults__', None)), "
+        "id(getattr(getattr(o, '_implementation', None), '__code__', None)), "
+        "id(getattr(getattr(o, '_implementation', None), '__defaults__', None))])"
+        "(getattr(sys.modules[m], a, None)) for m in watched for a in watched[m]},"
+        f"'globals': {{n: id(vars(sys.modules['__main__']).get(n)) for n in {GLOBALS!r} "
+        "if n in vars(sys.modules['__main__'])},"
         "'trace': [sys.gettrace() is None, sys.getprofile() is None],"
         f"'shell': [type(ip).__name__, sorted(n for n in {SHELL_METHODS!r} if n in vars(ip)), "
         f"[id(getattr(type(ip), n, None)) for n in {SHELL_METHODS!r}], "
@@ -93,8 +100,13 @@ def differences(baseline: dict, now: dict) -> list[str]:
         current = now.get("attrs", {}).get(name)
         if current is None or current[0] != ident[0]:
             out.append(f"{name} was replaced")
-        elif current[1] != ident[1]:
+        elif current[1] != ident[1] or current[4:] != ident[4:]:
             out.append(f"{name}.__code__ was replaced")
+        elif current[2:4] != ident[2:4]:
+            out.append(f"{name}'s default arguments were replaced")
+    for name, ident in baseline.get("globals", {}).items():
+        if now.get("globals", {}).get(name) != ident:
+            out.append(f"the notebook's global {name} was rebound")
     if baseline.get("trace") != now.get("trace"):
         out.append("a trace or profile hook was installed (sys.settrace, sys.setprofile)")
     if baseline.get("shell") != now.get("shell"):
