@@ -267,6 +267,10 @@ def test_bypassing_the_in_kernel_checks_earns_nothing(graded, student):
     score, honest = _score(course, student), _score(course, "honest")
     assert score.cells["test_relu"].earned == 0, f"{student} earned test_relu with a wrong relu"
     assert score.auto_earned < honest.auto_earned
+    if student in ("rebinds_np", "swaps_code", "transformer_in_place", "spoofs_json"):
+        # the second layer sees these too, for the few test cells judged in the kernel
+        runtime = integrity.read_report(course.autograded / student / LAB)["runtime"]
+        assert runtime, f"the runtime probe missed {student}"
 
 
 def test_a_replaced_reference_library_does_not_reach_the_checker(graded):
