@@ -242,22 +242,12 @@ class BudgetedExecute(Execute):
 
     def _probe(self) -> dict | None:
         """Identity facts from the kernel, returned in the execute reply (never through stdout)."""
-        from jupyter_core.utils import run_sync
-
         from course.grading import integrity
-        timeout = min(20.0, max(1.0, self._deadline - time.monotonic()))
-        try:
-            msg_id = self.kc.execute("", silent=True, store_history=False,
-                                     user_expressions={"probe": integrity.probe_expression()})
-            end = time.monotonic() + timeout
-            while True:
-                msg = run_sync(self.kc.get_shell_msg)(timeout=max(0.1, end - time.monotonic()))
-                if msg["parent_header"].get("msg_id") == msg_id:
-                    break
-        except Exception:  # noqa: BLE001 — busy (a loop that ignores interrupts), dead, or made to stall
+        reply = self._silent("", {"probe": integrity.probe_expression()}, timeout=20.0)
+        if reply is None:  # busy (a loop that ignores interrupts), dead, or made to stall
             self._notes.append("the integrity probe got no answer from the kernel (busy or dead)")
             return None
-        answer = msg["content"].get("user_expressions", {}).get("probe", {})
+        answer = reply.get("user_expressions", {}).get("probe", {})
         if answer.get("status") != "ok":
             return {"error": f"{answer.get('ename')}: {answer.get('evalue')}"}
         try:
