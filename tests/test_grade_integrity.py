@@ -319,85 +319,75 @@ def _records(*records) -> str:
     return json.dumps({"records": list(records)})
 
 
-def test_the_checker_replays_answers_and_decides_verdicts():
+@pytest.fixture
+def c():
+    """A trusted checker process of its own, closed after the test."""
     from course.grading import checker
-    c = checker.Checker(timeout=20)
-    try:
-        c.start_notebook("import numpy as np\ndef double(x):\n    return 2 * x\n")
-        answer = {"name": "f", "result": {"v": 4}, "args": [None], "kwargs": {}}
-        assert c.check("assert f(2) == double(2), 'f(2) should be 4'", _records(answer), ["f"])[0]
-        wrong = {**answer, "result": {"v": 5}}
-        assert c.check("assert f(2) == double(2), 'f(2) should be 4'", _records(wrong), ["f"]) == \
-            (False, "AssertionError", "f(2) should be 4")
-        # a call the notebook never made, or another function in its place, fails
-        assert not c.check("f(1); f(2)", _records(answer), ["f"])[0]
-        assert not c.check("g(1)", _records(answer), ["f", "g"])[0]
-        # a student's exception is raised again in the test
-        raised = {"name": "f", "raised": "NotImplementedError", "message": "not written yet"}
-        ok, ename, message = c.check("f(1)", _records(raised), ["f"])
-        assert not ok and ename == "NotImplementedError" and "not written yet" in message
-    finally:
-        c.close()
+    process = checker.Checker(timeout=20)
+    yield process
+    process.close()
 
 
-def test_answers_that_are_not_plain_data_fail_and_nothing_is_unpickled():
+def test_the_checker_replays_answers_and_decides_verdicts(c):
+    c.start_notebook("import numpy as np\ndef double(x):\n    return 2 * x\n")
+    answer = {"name": "f", "result": {"v": 4}, "args": [None], "kwargs": {}}
+    assert c.check("assert f(2) == double(2), 'f(2) should be 4'", _records(answer), ["f"])[0]
+    wrong = {**answer, "result": {"v": 5}}
+    assert c.check("assert f(2) == double(2), 'f(2) should be 4'", _records(wrong), ["f"]) == \
+        (False, "AssertionError", "f(2) should be 4")
+    # a call the notebook never made, or another function in its place, fails
+    assert not c.check("f(1); f(2)", _records(answer), ["f"])[0]
+    assert not c.check("g(1)", _records(answer), ["f", "g"])[0]
+    # a student's exception is raised again in the test
+    raised = {"name": "f", "raised": "NotImplementedError", "message": "not written yet"}
+    ok, ename, message = c.check("f(1)", _records(raised), ["f"])
+    assert not ok and ename == "NotImplementedError" and "not written yet" in message
+
+
+def test_answers_that_are_not_plain_data_fail_and_nothing_is_unpickled(c):
     import base64
     import io
     import pickle
 
     import numpy as np
 
-    from course.grading import checker
-    c = checker.Checker(timeout=20)
-    try:
-        c.start_notebook("import numpy as np")
-        opaque = {"name": "f", "result": {"opaque": "Agree"}, "args": [], "kwargs": {}}
-        assert not c.check("assert np.array_equal(f(), [1, 2])", _records(opaque), ["f"])[0]
-        ok, _, message = c.check("assert f() == [1, 2]", _records(opaque), ["f"])
-        assert not ok and "cannot check" in message
-        buffer = io.BytesIO()
-        np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
-        pickled = {"name": "f", "result": {"nd": base64.b64encode(buffer.getvalue()).decode()}, "args": []}
-        assert not c.check("f()", _records(pickled), ["f"])[0]
-        raw = {"name": "f", "result": {"nd": base64.b64encode(pickle.dumps([1])).decode()}, "args": []}
-        assert not c.check("f()", _records(raw), ["f"])[0]
-        assert not c.check("f()", "{not json", ["f"])[0]
-    finally:
-        c.close()
+    c.start_notebook("import numpy as np")
+    opaque = {"name": "f", "result": {"opaque": "Agree"}, "args": [], "kwargs": {}}
+    assert not c.check("assert np.array_equal(f(), [1, 2])", _records(opaque), ["f"])[0]
+    ok, _, message = c.check("assert f() == [1, 2]", _records(opaque), ["f"])
+    assert not ok and "cannot check" in message
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
+    pickled = {"name": "f", "result": {"nd": base64.b64encode(buffer.getvalue()).decode()}, "args": []}
+    assert not c.check("f()", _records(pickled), ["f"])[0]
+    raw = {"name": "f", "result": {"nd": base64.b64encode(pickle.dumps([1])).decode()}, "args": []}
+    assert not c.check("f()", _records(raw), ["f"])[0]
+    assert not c.check("f()", "{not json", ["f"])[0]
 
 
-def test_an_argument_changed_in_place_is_changed_in_the_checker_too():
+def test_an_argument_changed_in_place_is_changed_in_the_checker_too(c):
     import base64
     import io
 
     import numpy as np
 
-    from course.grading import checker
     buffer = io.BytesIO()
     np.save(buffer, np.array([0.0, 0.0]), allow_pickle=False)
     after = {"nd": base64.b64encode(buffer.getvalue()).decode()}
     record = {"name": "f", "result": {"v": None}, "args": [after], "kwargs": {}}
     test = "x = np.array([1.0, -1.0])\nx0 = x.copy()\nf(x)\nassert np.array_equal(x, x0), 'f must not change x'"
-    c = checker.Checker(timeout=20)
-    try:
-        c.start_notebook("import numpy as np")
-        assert c.check(test, _records(record), ["f"]) == (False, "AssertionError", "f must not change x")
-        assert c.check(test, _records({**record, "args": [None]}), ["f"])[0]
-    finally:
-        c.close()
+    c.start_notebook("import numpy as np")
+    assert c.check(test, _records(record), ["f"]) == (False, "AssertionError", "f must not change x")
+    assert c.check(test, _records({**record, "args": [None]}), ["f"])[0]
 
 
-def test_a_hung_check_fails_that_test_and_the_checker_restarts_with_the_prelude():
+def test_a_hung_check_fails_that_test_and_the_checker_restarts_with_the_prelude(c):
     from course.grading import checker
-    c = checker.Checker(timeout=20)
-    try:
-        c.start_notebook("LIMIT = 3")
-        with pytest.raises(checker.CheckerError):
-            c.check("while True:\n    pass", _records(), [], timeout=2)
-        assert c.check("assert LIMIT == 3", _records(), [])[0], "the restarted checker has the prelude again"
-        c.start_notebook("raise ValueError('no data')")
-        for _ in range(2):
-            with pytest.raises(checker.CheckerError, match="prelude failed"):
-                c.check("pass", _records(), [])
-    finally:
-        c.close()
+    c.start_notebook("LIMIT = 3")
+    with pytest.raises(checker.CheckerError):
+        c.check("while True:\n    pass", _records(), [], timeout=2)
+    assert c.check("assert LIMIT == 3", _records(), [])[0], "the restarted checker has the prelude again"
+    c.start_notebook("raise ValueError('no data')")
+    for _ in range(2):
+        with pytest.raises(checker.CheckerError, match="prelude failed"):
+            c.check("pass", _records(), [])

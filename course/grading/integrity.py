@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -334,14 +335,27 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
 
+def _remove_if_planted(path: Path) -> bool:
+    """Remove ``path`` if it is anything but a plain file (a folder or link the submission put there).
+
+    Why: nbgrader copies a submission's folder into ``autograded/``, so a student can leave a folder or a link
+    named like the grader's records; writing through it would fail, or land elsewhere.
+    """
+    if not (path.is_symlink() or (path.exists() and not path.is_file())):
+        return False
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+    return True
+
+
 def write_runtime(folder: Path, tampered: list[str], notes: list[str]) -> None:
     """Written by the grader's executor after the run (the sandboxed kernel cannot reach this folder)."""
     if folder.is_dir():
         path = folder / RUNTIME_NAME
-        if path.is_symlink() or (path.exists() and not path.is_file()):  # planted by the submission
+        if _remove_if_planted(path):
             tampered = tampered + ["the grader's runtime record was replaced by the submission"]
-            import shutil
-            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         path.write_text(json.dumps({"tampered": tampered, "notes": notes}, indent=1))
 
 
@@ -349,10 +363,8 @@ def write_report(folder: Path, static: list[Finding]) -> dict:
     """Merge the static scan with the executor's findings into ``integrity.json`` beside the notebook."""
     runtime_file = folder / RUNTIME_NAME
     runtime = {"tampered": [], "notes": []}
-    if runtime_file.is_symlink() or (runtime_file.exists() and not runtime_file.is_file()):
+    if _remove_if_planted(runtime_file):
         runtime = {"tampered": ["the grader's runtime record was replaced by the submission"], "notes": []}
-        import shutil
-        shutil.rmtree(runtime_file) if runtime_file.is_dir() and not runtime_file.is_symlink() else runtime_file.unlink()
     elif runtime_file.exists():
         try:
             runtime = json.loads(runtime_file.read_text())
@@ -362,14 +374,9 @@ def write_report(folder: Path, static: list[Finding]) -> dict:
     report = {"static": [str(f) for f in static], "runtime": runtime.get("tampered", []),
               "notes": runtime.get("notes", [])}
     path = folder / REPORT_NAME
-    if path.is_symlink() or (path.exists() and not path.is_file()):
+    if _remove_if_planted(path):
         # the student's folder held something named like the report (copied here by nbgrader): it is not ours
         report["runtime"] = report["runtime"] + [f"the submission contained a {REPORT_NAME} that is not a file"]
-        if path.is_dir() and not path.is_symlink():
-            import shutil
-            shutil.rmtree(path)
-        else:
-            path.unlink()
     if any(report.values()):
         path.write_text(json.dumps(report, indent=1))
     elif path.exists():
