@@ -36,6 +36,11 @@ def wrong_answers(lab: str) -> list[submissions.WrongAnswer]:
     return list(module.WRONG)
 
 
+def answer_ids(course: Course, lab: str) -> list[str]:
+    from course.core import notebooks
+    return submissions.answer_ids(notebooks.read(course.release_notebook(lab)))
+
+
 def all_wrong_answers():
     """One pytest param per wrong answer."""
     return [pytest.param(lab, w, id=f"{lab.split('_')[0]}-{w.name}") for lab in LABS for w in wrong_answers(lab)]
@@ -63,7 +68,7 @@ def scratch_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def graded(scratch_root):
-    """graded(lab) → GradedLab with students 'solved', 'blank', 'half' and 'wrong-<name>'."""
+    """graded(lab) → GradedLab with students 'solved', 'blank', 'half', 'wrong-<name>' and 'alone-<answer id>'."""
     def get(lab: str) -> GradedLab:
         if lab not in _CACHE:
             course = scratch_course(REAL, [lab], where=scratch_root)
@@ -72,6 +77,8 @@ def graded(scratch_root):
                 submissions.write(course, kind, lab, submissions.make(course, lab, kind))
             for w in wrong_answers(lab):
                 submissions.write(course, f"wrong-{w.name}", lab, submissions.wrong(course, lab, w))
+            for answer in answer_ids(course, lab):  # one task broken at a time: the independence check
+                submissions.write(course, f"alone-{answer}", lab, submissions.alone(course, lab, answer))
             # one autograde run grades the whole batch, JOBS submissions at a time
             results = autograde.autograde(course, [lab], report=True, jobs=JOBS)
             _CACHE[lab] = GradedLab(course, lab, results)

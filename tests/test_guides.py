@@ -87,3 +87,72 @@ def test_readme_opens_with_the_two_commands_then_the_quickstart_in_order():
     steps = ["release", "collect", "autograde", "feedback", "export", "solutions", "slides"]
     at = [quick.find(f"python -m course {s}") for s in steps]
     assert -1 not in at and at == sorted(at), dict(zip(steps, at))
+
+
+# ---------------------------------------------------------------- the student guide matches the kit (issue 15)
+STUDENT = REPO / "docs" / "student.md"
+
+
+def _config():
+    from traitlets.config import Config
+    c = Config()
+    path = REPO / "nbgrader_config.py"
+    exec(compile(path.read_text(), str(path), "exec"), {"c": c, "get_config": lambda: c, "__file__": str(path)})
+    return c
+
+
+def _student_text() -> str:
+    return re.sub(r"\s+", " ", STUDENT.read_text())
+
+
+def test_student_guide_states_the_grading_time_limits_of_the_config():
+    c = _config()
+    cell_s, notebook_s = int(c.Execute.timeout), int(c.BudgetedExecute.notebook_timeout)
+    said = re.search(r"each cell gets at most (\d+) seconds, and the whole notebook (\d+) minutes", _student_text())
+    assert said, "docs/student.md must state the per-cell and per-notebook time limits"
+    assert (int(said.group(1)), int(said.group(2)) * 60) == (cell_s, notebook_s), \
+        f"docs/student.md says {said.group(0)!r}; nbgrader_config.py says {cell_s} s per cell, {notebook_s} s per notebook"
+
+
+def test_student_guide_shows_the_pass_line_the_template_prints():
+    import ast
+    import contextlib
+    import io
+    template = (REPO / "course" / "templates" / "setup_cell.py").read_text()
+    passed = next(n for n in ast.parse(template).body if isinstance(n, ast.FunctionDef) and n.name == "passed")
+    scope: dict = {}
+    exec(compile(ast.Module(body=[passed], type_ignores=[]), "setup_cell.py", "exec"), scope)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        scope["passed"]("relu")
+    assert f"`{out.getvalue().strip()}`" in _student_text(), "docs/student.md must show the line a passing check prints"
+    assert "prints nothing" not in _student_text()
+    for lab in LABS:  # and every lab's check cells use it, once each
+        from course.core import notebooks
+        nb = notebooks.read(REPO / "release" / lab / f"{lab}.ipynb")
+        tests = [c for c in nb.cells if notebooks.is_tests(c)]
+        missing = [notebooks.grade_id(c) for c in tests if c.source.count("passed(") != 1]
+        assert not missing, f"{lab}: these check cells do not end with one passed(...) call: {missing}"
+
+
+def test_student_guide_says_where_the_data_is_downloaded():
+    """The setup cell only defines the loaders; the first data cell downloads (the guide says so)."""
+    import ast
+    from course.core import notebooks
+    template = ast.parse((REPO / "course" / "templates" / "setup_cell.py").read_text())
+    top_calls = {n.func.id for stmt in template.body if not isinstance(stmt, (ast.FunctionDef, ast.ClassDef))
+                 for n in ast.walk(stmt) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert not top_calls & {"load_dataset", "load_tensors"}, "the setup cell itself now loads data: update docs/student.md"
+    assert "the first cell that loads data downloads MNIST" in _student_text()
+    for lab in LABS:
+        nb = notebooks.read(REPO / "release" / lab / f"{lab}.ipynb")
+        loading = [c for c in nb.cells if c.cell_type == "code" and not notebooks.is_setup(c)
+                   and re.search(r"\bload_(tensors|dataset)\(", c.source)]
+        assert loading and all(notebooks.meta(c).get("locked") for c in loading[:1]), \
+            f"{lab}: the first cell that loads data should be a given cell"
+
+
+def test_student_guide_does_not_promise_what_the_visible_checks_miss():
+    text = _student_text()
+    assert "They catch the common mistakes" not in text
+    assert re.search(r"They do not catch every mistake", text)

@@ -15,11 +15,13 @@ Cell headers carry the nbgrader role, so nothing is lost on the round trip::
     # %% [markdown] manual id=reflect points=2   written answer, graded by hand
     # %% [markdown] readonly id=intro    locked markdown
     # %% readonly id=given_code          locked code
+    # %% tests id=t points=1 course={"checker": false, "why": "..."}   the kit's own cell metadata, as JSON
 
 Markdown bodies are written as ``# ``-prefixed comment lines.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -34,6 +36,10 @@ KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3
 
 def _parse_header(rest: str) -> tuple[str, dict[str, str], set[str]]:
     rest = rest.strip()
+    course_meta = ""
+    if " course=" in f" {rest}":  # the kit's metadata (``metadata.course``) is JSON and ends the header
+        rest, course_meta = f" {rest}".split(" course=", 1)
+        rest = rest.strip()
     kind = "code"
     if rest.startswith("[markdown]"):
         kind = "markdown"
@@ -48,6 +54,8 @@ def _parse_header(rest: str) -> tuple[str, dict[str, str], set[str]]:
             opts[key] = value
         else:
             flags.add(token)
+    if course_meta:
+        opts["course"] = course_meta
     return kind, opts, flags
 
 
@@ -73,6 +81,11 @@ def _make_cell(kind: str, opts: dict[str, str], flags: set[str], body: str) -> N
                                                   points=_need(points, "manual"))
     elif "readonly" in flags:
         cell.metadata["nbgrader"] = nbgrader_meta(_need(grade_id, "readonly"), locked=True)
+    if "course" in opts:
+        try:
+            cell.metadata["course"] = json.loads(opts["course"])
+        except ValueError as exc:
+            raise ValueError(f"cell {grade_id}: course=… must be JSON ({exc})") from None
     return cell
 
 
@@ -132,6 +145,8 @@ def notebook_to_script(nb: NotebookNode) -> str:
             header += f" tests id={gid} points={_fmt(meta['points'])}"
         elif meta.get("locked"):
             header += f" readonly id={gid}"
+        if cell.metadata.get("course"):
+            header += " course=" + json.dumps(cell.metadata["course"], ensure_ascii=False)
         out.append(header)
         if cell.cell_type == "markdown":
             out.extend(("# " + line).rstrip() for line in cell.source.split("\n"))

@@ -23,6 +23,9 @@ class WrongAnswer:
     ``cell`` is the grade_id of the answer cell to replace, ``code`` the full
     replacement source, ``loses`` the test cells that must score below full.
     ``extra`` replaces further answer cells (for a mistake that spans two).
+    ``visible``: the mistake passes the visible checks of the cells it loses (they print their pass line), so
+    only the hidden tests catch it — the kind of mistake that reaches the grader. Older fixtures that the
+    visible checks already catch say ``visible=False``.
     """
 
     name: str
@@ -30,6 +33,7 @@ class WrongAnswer:
     code: str
     loses: list[str]
     extra: dict[str, str] = field(default_factory=dict)
+    visible: bool = True
 
 
 def solutions_by_id(course: Course, lab: str) -> dict[str, str]:
@@ -78,6 +82,19 @@ def make(course: Course, lab: str, kind: str = "solved",
         elif gid in fill:
             cell.source = answers[gid]
     return nb
+
+
+def alone(course: Course, lab: str, answer_id: str) -> NotebookNode:
+    """The solved notebook with one answer cell left as released (its stub): only that task is broken.
+
+    Why: each test cell must judge its own task, so this submission may lose points only on the test cells
+    that judge ``answer_id`` (``course.grading.references.tasks``), and must lose them there.
+    """
+    release = notebooks.read(course.release_notebook(lab))
+    stub = {notebooks.grade_id(c): c.source for c in release.cells if notebooks.is_answer(c)}
+    if answer_id not in stub:
+        raise CourseError(f"{lab}: no answer cell with id {answer_id}")
+    return make(course, lab, "solved", {answer_id: stub[answer_id]})
 
 
 def wrong(course: Course, lab: str, answer: WrongAnswer) -> NotebookNode:

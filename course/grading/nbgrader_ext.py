@@ -103,6 +103,7 @@ class BudgetedExecute(Execute):
         self._checker_down = ""
         self._recorder_ready = False
         self._plan = self._checker_plan(nb, resources)
+        self._swaps = self._reference_swaps(resources)
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -134,6 +135,37 @@ class BudgetedExecute(Execute):
             self._checker_down = str(exc)
             self._notes.append(f"the trusted checker did not start ({exc}); checked tests failed")
         return the_plan
+
+    def _reference_swaps(self, resources) -> dict:
+        """Per test cell, the reference solutions it runs with (``course.grading.references``); {} when not grading."""
+        from course.core import notebooks
+        from course.grading import references
+        info = (resources or {}).get("nbgrader") or {}
+        if not info.get("assignment") or os.environ.get("NBGRADER_EXECUTION") != "autograde":
+            return {}
+        root = _course_root(self.config, info)
+        source = root / "source" / info["assignment"] / f"{info.get('notebook') or info['assignment']}.ipynb"
+        if not source.is_file():
+            self._notes.append(f"no source notebook at {source}: test cells ran with the student's other answers")
+            return {}
+        return references.swaps(notebooks.read(source))
+
+    def _run_test_alone(self, cell, index, resources):
+        """Run a test cell with the reference solutions of the student's other, already judged answers."""
+        from course.core import notebooks
+        from course.grading import references
+        swap = self._swaps.get(notebooks.grade_id(cell))
+        if swap is not None:
+            reply = self._silent(references.swap_code(swap))
+            if not (reply and reply.get("status") == "ok"):
+                swap = None  # the student's own answers stay in place: the test still runs, less independently
+        try:
+            if self._plan is not None and notebooks.grade_id(cell) in self._plan.checked:
+                return self._checked(cell, index, resources)
+            return super().preprocess_cell(cell, resources, index)
+        finally:
+            if swap is not None:
+                self._silent(references.RESTORE_CODE)
 
     def _silent(self, code: str, expressions: dict | None = None, timeout: float = 20.0) -> dict | None:
         """Run ``code`` in the kernel without output; the reply's content, or None if none came."""
@@ -210,8 +242,8 @@ class BudgetedExecute(Execute):
         self._setup_done = self._setup_done or first_setup
         self.timeout = int(max(1, min(self._cell_timeout or remaining, remaining)))
         try:
-            if is_test and self._plan is not None and notebooks.grade_id(cell) in self._plan.checked:
-                cell, resources = self._checked(cell, index, resources)
+            if is_test:
+                cell, resources = self._run_test_alone(cell, index, resources)
             else:
                 cell, resources = super().preprocess_cell(cell, resources, index)
         finally:
