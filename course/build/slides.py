@@ -354,9 +354,10 @@ def _print(browser, deck: Path, folder: Path) -> Path:
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
     page.goto(deck.resolve().as_uri() + "?print-pdf")
     page.wait_for_function("window.Reveal && Reveal.isReady() && document.fonts.status === 'loaded'")
-    # the print view is laid out after "ready" (reveal fires pdf-ready when done): wait for every page
-    page.wait_for_function("document.querySelectorAll('.pdf-page').length >= "
-                           "document.querySelectorAll('.slides > section').length")
+    # the print view is laid out after "ready", page by page, moving each slide into a .pdf-page: wait for as
+    # many pages as the deck has slides (counted in the file, since the live count drops as slides move)
+    slides_in_deck = max(1, deck.read_text().count("<section"))
+    page.wait_for_function(f"document.querySelectorAll('.pdf-page').length >= {slides_in_deck}")
     pdf = folder / f"{deck.stem}.pdf"
     page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
     page.close()
