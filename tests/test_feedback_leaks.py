@@ -342,3 +342,17 @@ def test_the_checkers_report_of_a_student_exception_keeps_only_its_type():
     assert reason("RuntimeError", "c2VjcmV0 raised MyError: x", [], names=names) == "RuntimeError raised in your code"
     assert reason("CheckFailed", "relu: c2VjcmV0", [], names=names).startswith("CheckFailed: ")
     assert "c2Vj" not in reason("CheckerError", "c2VjcmV0", [], names=names)
+
+
+def test_an_explained_failure_shows_the_call_type_and_hint_but_not_the_students_error_text():
+    """explain(call, hint=...) (the setup template's check helper) wraps the student's exception: the call and
+    the hint are the test cell's own words and are shown; the exception's text is the student's and is not."""
+    cell = ('with explain("affine(x, W, b) with x of shape (3,)", hint="W is (k, d)"):\n'
+            '    y = affine(x, W, b)\n')
+    patterns = assert_patterns(cell)
+    secret = "c2VjcmV0IGhpZGRlbiB0ZXN0 " * 30
+    shown = reason("AssertionError", f"affine(x, W, b) with x of shape (3,) raised ValueError: {secret} (W is (k, d))",
+                   patterns)
+    assert shown == "AssertionError: affine(x, W, b) with x of shape (3,) raised ValueError (W is (k, d))"
+    assert reason("AssertionError", f"affine(y) raised ValueError: {secret}", patterns) is None
+    assert reason("AssertionError", f"affine(x, W, b) with x of shape (3,) raised {secret}: x", patterns) is None

@@ -73,7 +73,7 @@ def assert_patterns(source: str) -> list[re.Pattern[str]]:
               and isinstance(node.exc.func, ast.Name) and node.exc.func.id == "AssertionError"
               and len(node.exc.args) == 1):
             messages.append(node.exc.args[0])
-    patterns = []
+    patterns = _explain_patterns(tree)
     for msg in messages:
         if isinstance(msg, ast.Constant) and isinstance(msg.value, str):
             patterns.append(re.compile(re.escape(msg.value), re.ASCII))
@@ -85,6 +85,40 @@ def assert_patterns(source: str) -> list[re.Pattern[str]]:
                 else:  # ast.FormattedValue
                     parts.append(FIELD)
             patterns.append(re.compile("".join(parts), re.ASCII))
+    return patterns
+
+
+def _literal_pattern(node: ast.expr) -> str | None:
+    """A plain string as itself; an f-string with each field standing for at most ``FIELD``; else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return re.escape(node.value)
+    if isinstance(node, ast.JoinedStr):
+        return "".join(re.escape(part.value) if isinstance(part, ast.Constant) and isinstance(part.value, str)
+                       else FIELD for part in node.values)
+    return None
+
+
+def _explain_patterns(tree: ast.Module) -> list[re.Pattern[str]]:
+    """The failures ``explain(call, hint=...)`` (the setup template's check helper) can produce in this cell.
+
+    Its message is ``"<call> raised <Type>: <the error's own text> (<hint>)"``. The call and the hint are
+    written in the test cell; the error's text is the student's to choose, so :func:`reason` shows the call,
+    the exception's type name and the hint, and drops that text.
+    """
+    patterns = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "explain"
+                and node.args):
+            continue
+        call = _literal_pattern(node.args[0])
+        hint_node = node.args[1] if len(node.args) > 1 else next(
+            (k.value for k in node.keywords if k.arg == "hint"), None)
+        hint = _literal_pattern(hint_node) if hint_node is not None else ""
+        if call is None or hint is None:
+            continue
+        tail = rf"(?P<hint> \({hint}\))?" if hint else ""
+        patterns.append(re.compile(rf"(?P<call>{call}) raised (?P<type>[A-Za-z_]\w{{0,39}}): (?s:.*?){tail}",
+                                   re.ASCII))
     return patterns
 
 
@@ -112,8 +146,15 @@ def reason(ename: str, evalue: str, patterns: list[re.Pattern[str]],
     <Type>: <message>"``, and only a function the test calls may stand there.
     """
     ename, evalue = str(ename or ""), str(evalue or "")
-    if ename == "AssertionError" and evalue and any(p.fullmatch(evalue) for p in patterns):
-        return f"AssertionError: {_cut(evalue, SHOWN_ASSERT_MAX)}"
+    if ename == "AssertionError" and evalue:
+        for pattern in patterns:
+            match = pattern.fullmatch(evalue)
+            if match and "type" in pattern.groupindex:  # explain(...): the error's own text is not shown
+                hint = match.group("hint") if "hint" in pattern.groupindex else ""
+                shown = f"{match.group('call')} raised {match.group('type')}{hint or ''}"
+                return f"AssertionError: {_cut(shown, SHOWN_ASSERT_MAX)}"
+            if match:
+                return f"AssertionError: {_cut(evalue, SHOWN_ASSERT_MAX)}"
     raised = _CHECKER_RAISED.fullmatch(evalue)
     if raised and raised.group(1) in names:  # the checker's replay of a student function's exception
         inner, message = raised.group(2), raised.group(3)
