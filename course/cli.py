@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -35,12 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     _labs_arg(p)
     p = sub.add_parser("collect", help="map an LMS zip or a folder of Colab downloads to submitted/")
     p.add_argument("source", type=Path, help="a Canvas/Moodle bulk-download zip, or a folder")
-    p.add_argument("--roster", type=Path, required=True, help="CSV with student_id (and canvas_id, moodle_id, email)")
+    p.add_argument("--roster", type=Path, required=True,
+                   help="CSV (, or ; separated) with a student id column (student_id, Student ID, SIS User ID, ID, …) "
+                        "and optionally canvas_id, moodle_id, email")
     p = sub.add_parser("autograde", help="grade submitted/<student>/<lab>/")
     _labs_arg(p)
     p.add_argument("--student", action="append", help="grade only these students (repeatable)")
-    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
-                   help="submissions graded at once (default: the number of cores)")
+    p.add_argument("--jobs", "-j", type=int, default=0,
+                   help="submissions graded at once (default 0: every core)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run student code unsandboxed, as you (only where bubblewrap is unavailable, e.g. macOS)")
     p = sub.add_parser("feedback", help="write HTML feedback for autograded submissions")
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, help="file to write (default: standard output)")
     p.add_argument("--format", choices=["totals", "cells", "canvas"], default="totals",
                    help="totals per lab (default), a per-cell breakdown, or Canvas's gradebook import")
-    p.add_argument("--roster", type=Path, help="roster CSV with canvas_id (for --format canvas)")
+    p.add_argument("--roster", type=Path,
+                   help="roster CSV: every student gets a row, blank where ungraded (--format canvas: needs canvas_id)")
     p = sub.add_parser("holes", help="grade the blank release notebook: every graded cell must earn 0")
     _labs_arg(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -68,12 +70,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lab", help="JupyterLab with nbgrader's formgrader on 127.0.0.1, for grading by hand")
     p.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (default: 8888)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL only")
+    p = sub.add_parser("restore", help="list the gradebook's backups, or put one back in place of gradebook.db",
+                       description="With no argument: list the backups in .gradebook-backups/, newest first (time, "
+                       "size, labs and grades). With --latest or a backup's number or name: restore it, after "
+                       "keeping the current gradebook as a new backup.")
+    p.add_argument("backup", nargs="?", help="a backup's number in the list (1 = newest) or its file name")
+    p.add_argument("--latest", action="store_true", help="restore the newest usable backup")
     p = sub.add_parser("slides", help="build the offline slide decks slides/<Lab>.html from slides/src/")
     _labs_arg(p)
     p.add_argument("--pdf", action="store_true", help="also print each deck to slides/pdf/<Lab>.pdf (Chromium)")
+    p = sub.add_parser("publish", help="write the public student repository into DIR (a git repository; "
+                       "one commit per publish)",
+                       description="Write the labs' student notebooks, a student README (lab table, Colab badges, "
+                       "the student guide) and each released lab's executed solutions into DIR, and commit. "
+                       "Never source/, hidden tests, grades or instructor docs. Push DIR to the public "
+                       "[tool.course] student_repository; this repository stays private.")
+    _labs_arg(p)
+    p.add_argument("--to", type=Path, required=True, metavar="DIR",
+                   help="the student repository: a new or empty folder, or one an earlier publish made")
+    p.add_argument("--solutions", nargs="+", action="extend", default=[], metavar="LAB",
+                   help="release these labs' solutions now (also: dates in [tool.course.solutions_release]); "
+                   "released solutions stay in later publishes")
     p = sub.add_parser("author", help="edit a lab as a text script: export it, edit, import it back")
     p.add_argument("action", choices=["export", "import"])
     _labs_arg(p)
+    for action in sub._choices_actions:  # every --help page opens with what the command does
+        sub.choices[action.dest].description = sub.choices[action.dest].description or action.help
     return parser
 
 
@@ -102,7 +124,10 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
         data.fetch_all(args.root, allow_internet=not args.offline)
     elif cmd == "release":
         from course.build import release
-        release.release(course, course.resolve_labs(args.labs))
+        from course.grading import gradebook
+        labs = course.resolve_labs(args.labs)
+        gradebook.check_before_release(course)  # release writes the gradebook; build/ cannot import the guard
+        release.release(course, labs)
     elif cmd == "solutions":
         from course.build import solutions
         solutions.build(course, course.resolve_labs(args.labs))
@@ -111,10 +136,10 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
         report = collect.collect(course, args.source, collect.Roster.read(args.roster))
         for line in report.lines():
             print(line)
-        return 0 if not (report.unmatched or report.invalid or report.refused) else 4
+        return 0 if report.ok else 4
     elif cmd == "autograde":
         from course.grading import autograde
-        results = autograde.autograde(course, course.resolve_labs(args.labs), args.student, jobs=max(1, args.jobs),
+        results = autograde.autograde(course, course.resolve_labs(args.labs), args.student, jobs=args.jobs,
                                       sandboxed=not args.no_sandbox)
         return 0 if all(r.ok for r in results) else 2
     elif cmd == "feedback":
@@ -122,15 +147,17 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
         return 2 if feedback.generate(course, course.resolve_labs(args.labs)) else 0
     elif cmd == "export":
         from course.classroom import export
+        from course.classroom.collect import Roster
+        roster = Roster.read(args.roster) if args.roster else None
+        everyone = roster.students if roster else []
         if args.format == "cells":
-            text = export.cells_csv(course)
+            text = export.cells_csv(course, everyone)
         elif args.format == "canvas":
-            if not args.roster:
+            if not roster:
                 raise CourseError("--format canvas needs --roster roster.csv (with a canvas_id column)")
-            from course.classroom.collect import Roster
-            text = export.canvas_csv(course, Roster.read(args.roster).canvas)
+            text = export.canvas_csv(course, roster.canvas, everyone)
         else:
-            text = export.to_csv(course)
+            text = export.to_csv(course, everyone)
         if args.output:
             args.output.write_text(text)
             print(f"wrote {args.output}", file=sys.stderr)
@@ -163,9 +190,19 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
     elif cmd == "lab":
         from course.classroom import lab
         lab.serve(course, port=args.port, open_browser=not args.no_browser)
+    elif cmd == "restore":
+        from course.grading import restore
+        if args.latest or args.backup:
+            lines = restore.restore(course, restore.choose(course, args.backup, args.latest))
+        else:
+            lines = restore.table(course)
+        print("\n".join(lines))
     elif cmd == "slides":
         from course.build import slides
         slides.build(course, course.resolve_labs(args.labs), pdf=args.pdf)
+    elif cmd == "publish":
+        from course.classroom import publish
+        print("\n".join(publish.publish(course, args.labs, args.to, args.solutions).lines()))
     elif cmd == "author":
         from course.build import authoring
         for lab in course.resolve_labs(args.labs) if args.action == "export" else args.labs:

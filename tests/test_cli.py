@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -24,7 +25,7 @@ def course_cli(*args, course_dir=None):
 def test_commands_exist():
     out = course_cli("--help").stdout
     for name in ("data", "release", "solutions", "autograde", "feedback", "export", "holes", "bench",
-                 "collect", "demo", "lab", "slides", "author"):
+                 "collect", "demo", "lab", "slides", "author", "restore", "publish"):
         assert name in out
 
 
@@ -46,7 +47,7 @@ def test_export_csv_one_row_per_student(graded):
     proc = course_cli("export", course_dir=g.course.root)
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
-    assert list(rows[0].keys()) == ["student", LABS[0], "total", "review"]
+    assert list(rows[0].keys()) == ["student", LABS[0], "total", "pending", "review"]
     by = {r["student"]: r for r in rows}
     assert float(by["solved"][LABS[0]]) == g.scores["solved"].earned
     assert float(by["blank"]["total"]) == 0.0
@@ -107,3 +108,70 @@ def test_export_per_cell_and_canvas(graded, tmp_path):
     assert "half has no canvas_id" in proc.stderr
     assert rows[0].keys() >= {"Student", "ID", "SIS User ID", LABS[0]}
     assert {r["ID"] for r in rows} == {"4242", "4343"}
+
+
+def test_every_subcommand_help_has_a_description():
+    from course import cli
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    assert "restore" in sub.choices
+    for name, p in sub.choices.items():
+        assert p.description and len(p.description) > 10, f"`{name} --help` has no description"
+        assert " ".join(p.description.split()[:4]) in " ".join(p.format_help().split()), name
+
+
+def test_jobs_zero_means_every_core_and_a_negative_number_is_refused(tmp_path, capsys):
+    from course import cli
+    from course.core.errors import CourseError
+    from course.core.scratch import scratch_course
+    from course.grading import autograde
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert autograde.resolve_jobs(0) == cores and autograde.resolve_jobs(3) == 3
+    with pytest.raises(CourseError):
+        autograde.resolve_jobs(-1)
+    assert cli.build_parser().parse_args(["autograde"]).jobs == 0, "the default is every core"
+    course = scratch_course(REAL, [LABS[0]], where=tmp_path)
+    assert cli.main(["--course-dir", str(course.root), "autograde", "--jobs", "-2"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--jobs -2" in err[0] and "0 for every core" in err[0], err
+    assert sorted(p.name for p in course.root.iterdir()) == ["nbgrader_config.py", "source"], "nothing was made"
+
+
+def test_lab_prints_the_formgrader_address_that_logs_in(tmp_course, monkeypatch, capsys):
+    import socket
+    from jupyterlab.labapp import LabApp
+    from nbgrader.api import Gradebook
+    from course.classroom import lab
+    started = []
+    monkeypatch.setattr(LabApp, "launch_instance", classmethod(lambda cls, argv=None, **kw: started.append(argv)))
+    for var in ("PATH", "COURSE_DATA"):
+        monkeypatch.setenv(var, os.environ.get(var, str(REPO / "data")))
+    monkeypatch.chdir(REPO)  # serve() changes into the course directory
+    from course.core import nbg
+    nbg._venv_on_path()  # nbgrader's Gradebook runs `alembic`
+    with Gradebook(f"sqlite:///{tmp_course.gradebook}") as gb:
+        gb.add_assignment(LABS[0])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for preset in ("", "preset-token"):
+        if preset:
+            monkeypatch.setenv("JUPYTER_TOKEN", preset)
+        else:
+            monkeypatch.delenv("JUPYTER_TOKEN", raising=False)
+        lab.serve(tmp_course, port=port, open_browser=False)
+        out = capsys.readouterr().out
+        url = next(w for w in out.split() if w.startswith("http://"))
+        token = url.partition("?token=")[2]
+        assert url == f"http://127.0.0.1:{port}/formgrader?token={token}", out
+        assert token == preset if preset else len(token) >= 20, "a token of the server's own, hard to guess"
+        assert f"--IdentityProvider.token={token}" in started[-1], "the printed token is the server's"
+
+
+def test_class_files_in_the_course_root_are_git_ignored():
+    from fnmatch import fnmatch
+    lines = [ln.strip() for ln in (REPO / ".gitignore").read_text().splitlines()]
+    anchored = [ln.strip("/") for ln in lines if ln.startswith("/")]
+    for name in ("roster.csv", "bulk.zip", "grades.csv", "grades-cells.csv", ".gradebook-backups",
+                 ".autograde-previous", ".feedback-new-x1y2", "gradebook.db", "gradebook.db.restoring"):
+        assert any(fnmatch(name, pattern) for pattern in anchored), f"{name} in the course root is not git-ignored"

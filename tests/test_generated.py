@@ -75,7 +75,7 @@ def test_colab_badge_points_at_a_release_file(lab):
     from course.core import settings
     first = notebooks.read(REAL.release_notebook(lab)).cells[0].source
     url = re.search(r"\]\((https://colab\.research\.google\.com/github/[^)]+)\)", first).group(1)
-    prefix = f"https://colab.research.google.com/github/{settings.settings()['github_repository']}/blob/"
+    prefix = f"https://colab.research.google.com/github/{settings.student_repository()}/blob/"
     assert url.startswith(prefix)
     path = url[len(prefix):].split("/", 1)[1]
     assert (REAL.root / path).is_file() and path.startswith("release/"), url

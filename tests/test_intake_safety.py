@@ -94,7 +94,8 @@ def test_collect_refuses_bad_ids_and_reports_each(tmp_path):
     lines = report.lines()
     assert [(p.student, p.lab) for p in report.placed] == [("alice", LAB)]
     assert _tree(course.root) - before == {"submitted", "submitted/alice", f"submitted/alice/{LAB}",
-                                           f"submitted/alice/{LAB}/{LAB}.ipynb"}, "nothing filed for a bad id"
+                                           f"submitted/alice/{LAB}/{LAB}.ipynb",
+                                           f"submitted/alice/{LAB}/timestamp.txt"}, "nothing filed for a bad id"
     for sid in BAD_IDS:
         assert any(shown(sid) in line and "student id" in line for line in lines), (sid, lines)
     assert not any("\x1b" in line for line in lines), "an id's escape sequence must not reach the terminal"

@@ -28,13 +28,22 @@ def release(course: Course, labs: list[str]) -> None:
 BADGE_ID = "colab-badge"
 
 
-def normalise(path, lab: str) -> None:
-    """Make the release reproducible (a test proves it is current) and open it with a Colab badge."""
-    nb = notebooks.read(path)
+def set_badge(nb, lab: str) -> None:
+    """Open the notebook with one Open-in-Colab badge for ``lab`` in the public student repository.
+
+    Why the student repository (``settings.student_repository``): Colab opens only public repositories,
+    and this one stays private. ``publish`` calls it too, so what it writes always opens from where it is.
+    """
     nb.cells = [c for c in nb.cells if c.get("id") != BADGE_ID]
     badge = nbformat.v4.new_markdown_cell(settings.colab_badge(lab))
     badge["id"] = BADGE_ID
     nb.cells.insert(0, badge)
+
+
+def normalise(path, lab: str) -> None:
+    """Make the release reproducible (a test proves it is current) and open it with a Colab badge."""
+    nb = notebooks.read(path)
+    set_badge(nb, lab)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []

@@ -11,7 +11,8 @@ Source format: Markdown, slides separated by a line ``---``; ``$…$`` and ``$$�
 ``![caption](figure:<cell-id>)`` figures (optionally ``{height=NNN}`` after it, in pixels);
 boxes ``:::intuition``/``:::definition Title``/… closed by ``:::``; ``:::columns`` holding
 ``:::column`` blocks; and ``[[lab-links]]`` on the last slide, where the lab's GitHub and
-Colab links and links to every lab are placed.
+Colab links and links to every lab are placed (all in the public student repository,
+``settings.student_repository``: decks are shown to students, and this repository is private).
 """
 from __future__ import annotations
 

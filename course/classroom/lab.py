@@ -38,6 +38,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import secrets
 import socket
 
 from pathlib import Path
@@ -45,6 +46,7 @@ from pathlib import Path
 from course.core import nbg
 from course.core.errors import CourseError
 from course.core.paths import Course, data_root
+from course.grading import gradebook
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8888
@@ -66,12 +68,15 @@ CSP = "; ".join([
 ])
 
 
-def server_args(course: Course, port: int, open_browser: bool = True) -> list[str]:
+def server_args(course: Course, port: int, open_browser: bool = True, token: str = "") -> list[str]:
     """The JupyterLab command-line arguments (without the program): a pure function, so it is testable.
 
     The formgrader is switched on here, on the command line, because command-line
     settings win over the user's config files: a stray ``jupyter server extension
-    disable`` in someone's home cannot silently remove the grading UI.
+    disable`` in someone's home cannot silently remove the grading UI. The
+    ``token`` is set the same way, so the address printed by :func:`serve` logs in
+    whatever a config file says; these arguments are parsed in this process and
+    never appear in ``ps``.
     """
     args = [
         f"--ServerApp.root_dir={course.root}",
@@ -87,6 +92,8 @@ def server_args(course: Course, port: int, open_browser: bool = True) -> list[st
         "--ServerApp.tornado_settings=" + json.dumps({"headers": {"Content-Security-Policy": CSP}}),
         "--HTMLExporter.sanitize_html=True",
     ]
+    if token:
+        args.append(f"--IdentityProvider.token={token}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Containers and course VMs often run as root; Jupyter would refuse and exit. It listens on
         # loopback only and asks for a token, so root adds no exposure beyond the machine itself.
@@ -121,6 +128,8 @@ def serve(course: Course, port: int = DEFAULT_PORT, open_browser: bool = True) -
     """
     config = nbg.load_config(course)  # a CourseError if this is no course directory
     check(course, port)
+    gradebook.check(course)  # the formgrader would quietly create an empty gradebook in place of a lost one
+    kept = gradebook.backup(course)
     exchange = config.Exchange.get("root")
     if exchange:  # otherwise the formgrader logs "Unwritable directory" on every page
         os.makedirs(exchange, exist_ok=True)
@@ -128,11 +137,18 @@ def serve(course: Course, port: int = DEFAULT_PORT, open_browser: bool = True) -
     # both must work when the venv is not activated (`.venv/bin/python -m course lab`).
     nbg._venv_on_path()
     os.environ.setdefault("COURSE_DATA", str(data_root()))
-    print(f"formgrader: http://{HOST}:{port}{FORMGRADER_PATH} "
-          "(or in JupyterLab: Nbgrader → Formgrader); stop with Ctrl-C", flush=True)
+    # The address that logs in: a token of our own (or the one in $JUPYTER_TOKEN), not Jupyter's login page.
+    token = os.environ.get("JUPYTER_TOKEN") or secrets.token_urlsafe(24)
+    if kept is not None:
+        print(f"gradebook backed up to {kept}", flush=True)
+    print(f"formgrader: {formgrader_url(port, token)}\n"
+          "  (or in JupyterLab: Nbgrader → Formgrader); stop with Ctrl-C", flush=True)
     os.chdir(course.root)  # nbgrader reads nbgrader_config.py from the working directory
     from jupyterlab.labapp import LabApp
-    LabApp.launch_instance(argv=server_args(course, port, open_browser))
+    try:
+        LabApp.launch_instance(argv=server_args(course, port, open_browser, token))
+    finally:
+        gradebook.backup(course)  # hand grades given in this session are in the newest backup
 
 
 def formgrader_url(port: int, token: str = "") -> str:

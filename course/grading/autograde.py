@@ -14,6 +14,7 @@ import stat
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from course.grading import gradebook, integrity, sandbox
 from course.core import nbg, notebooks
@@ -123,26 +124,38 @@ def _not_plain(course: Course, student: str, lab: str) -> str:
 
 
 def _ensure_released(course: Course, lab: str) -> None:
-    from nbgrader.api import Gradebook, MissingEntry
-    if not course.release_notebook(lab).exists() or not course.gradebook.exists():
+    if not course.release_notebook(lab).exists():
         raise CourseError(f"{lab} has not been released in {course.root} — run `python -m course release {lab}` first")
-    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
-        try:
-            gb.find_assignment(lab)
-        except MissingEntry:
-            raise CourseError(f"{lab} is not in the gradebook — run `python -m course release {lab}` first") from None
+    gradebook.check(course, [lab])  # missing or damaged: stop here, naming the backup that restores it
+
+
+def resolve_jobs(jobs: int) -> int:
+    """``--jobs``: 0 means every core this process may use; a negative number is refused.
+
+    Why not ``max(1, jobs)``: ``--jobs 0`` silently ran one job, a tenth of the
+    speed an instructor asked for on a 10-core machine (issue 16).
+    """
+    if jobs < 0:
+        raise CourseError(f"--jobs {jobs} is not a number of jobs — give 1 or more, or 0 for every core")
+    if jobs == 0:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return jobs
 
 
 def autograde(course: Course, labs: list[str], students: list[str] | None = None,
               report: bool = True, jobs: int = 1, sandboxed: bool = True) -> list[Result]:
-    """Grade every submission of ``labs``; ``jobs`` > 1 grades that many at once.
+    """Grade every submission of ``labs``; ``jobs`` > 1 grades that many at once (0: every core).
 
     Each submission is graded on its own, so the scores are the same in any
     order and at any number of jobs, and rerunning is idempotent (nbgrader
-    replaces the previous grade). The gradebook is backed up first. Student
+    replaces the previous grade). A missing or damaged gradebook stops the run
+    before anything changes (``gradebook.check``); it is backed up before and
+    after the run, and an earlier autograded notebook is only replaced once the
+    new one is written (``_keep_aside``). Student
     code runs in the sandbox (``course.grading.sandbox``) unless ``sandboxed`` is False;
     if no sandbox can be made, nothing is graded.
     """
+    jobs = resolve_jobs(jobs)
     for lab in labs:
         _ensure_released(course, lab)
     if sandboxed:
@@ -153,6 +166,7 @@ def autograde(course: Course, labs: list[str], students: list[str] | None = None
     todo = [(s, lab) for lab in labs for s in students_for(course, lab, students)]
     if not todo:
         raise CourseError(f"nothing to grade: no submitted/<student>/<lab>/ folders under {course.root}")
+    recover_kept(course)
     backup_gradebook(course)
     if jobs > 1 and len(todo) > 1:
         with contextlib.nullcontext() if sandboxed else sandbox.session(False):  # workers sandbox themselves
@@ -161,6 +175,7 @@ def autograde(course: Course, labs: list[str], students: list[str] | None = None
         with sandbox.session(sandboxed):
             api = nbg.api(course)
             results = [_grade_one(course, api, student, lab) for student, lab in step(todo, "autograde")]
+    gradebook.backup(course)  # the newest backup holds this run's grades, should the file be lost later
     if report:
         print_report(results)
         if sandboxed:
@@ -168,16 +183,73 @@ def autograde(course: Course, labs: list[str], students: list[str] | None = None
     return results
 
 
-def backup_gradebook(course: Course, keep: int = 5) -> None:
-    """Copy gradebook.db aside before a run (the newest ``keep`` copies are kept)."""
-    import shutil
-    if not course.gradebook.exists():
+def backup_gradebook(course: Course, keep: int = gradebook.KEEP) -> None:
+    """Copy gradebook.db aside before a run (see ``gradebook.backup``; ``python -m course restore`` puts one back)."""
+    gradebook.backup(course, keep=keep)
+
+
+KEPT = ".autograde-previous"  # under the course root: earlier autograded folders while they are regraded
+
+
+def _keep_aside(course: Course, student: str, lab: str) -> Path | None:
+    """Move ``autograded/<student>/<lab>/`` aside before nbgrader regrades it; None if there is none.
+
+    Why: nbgrader's ``force=True`` deletes the earlier autograded folder before it
+    grades, so a failed or interrupted regrade (or a gradebook lost half-way) left
+    the instructor with nothing. A rename on the same file system is instant and
+    atomic; :func:`_settle` decides afterwards which copy stays.
+    """
+    folder = course.autograded / student / lab
+    if not os.path.lexists(folder):
+        return None
+    aside = course.root / KEPT / student / lab
+    if os.path.lexists(aside):
+        raise CourseError(f"an earlier autograded copy is still kept in {printable(aside)} "
+                          "(another autograde run on this course?) — let it finish, then grade again")
+    aside.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(folder, aside)
+    return aside
+
+
+def _settle(course: Course, student: str, lab: str, aside: Path | None) -> None:
+    """Keep the new autograded notebook if it was written, else put the earlier folder back as it was."""
+    if aside is None:
         return
-    folder = course.root / ".gradebook-backups"
-    folder.mkdir(exist_ok=True)
-    shutil.copy2(course.gradebook, folder / f"gradebook-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6:06d}.db")
-    for old in sorted(folder.glob("gradebook-*.db"))[:-keep]:
-        old.unlink()
+    folder = course.autograded / student / lab
+    if (folder / f"{lab}.ipynb").is_file():
+        shutil.rmtree(aside)
+    else:
+        if os.path.lexists(folder):
+            shutil.rmtree(folder)  # what the failed run left: no notebook, so nothing to grade from
+        os.rename(aside, folder)
+    for empty in (aside.parent, aside.parent.parent):
+        with contextlib.suppress(OSError):
+            empty.rmdir()
+
+
+def recover_kept(course: Course) -> list[Path]:
+    """Settle every folder a killed run left in ``.autograde-previous/``; return the ones put back.
+
+    Why at the start of a run: a ``kill -9`` or a power cut skips every ``finally``.
+    The rule is the same as :func:`_settle`'s: a new notebook that was written
+    wins, otherwise the earlier folder goes back.
+    """
+    root = course.root / KEPT
+    if not root.is_dir():
+        return []
+    restored = []
+    for aside in sorted(p for p in root.glob("*/*") if p.is_dir() and not p.is_symlink()):
+        student, lab = aside.parent.name, aside.name
+        had_new = (course.autograded / student / lab / f"{lab}.ipynb").is_file()
+        (course.autograded / student).mkdir(parents=True, exist_ok=True)
+        _settle(course, student, lab, aside)
+        if not had_new:
+            restored.append(course.autograded / student / lab)
+            print(f"put back autograded/{printable(student, 80)}/{printable(lab, 80)}: the run that regraded it "
+                  "stopped before writing a new one", file=sys.stderr)
+    with contextlib.suppress(OSError):
+        root.rmdir()
+    return restored
 
 
 _WORKER: dict = {}
@@ -214,6 +286,9 @@ def _parallel(course: Course, todo: list[tuple[str, str]], jobs: int, sandboxed:
                     done[key] = by_key[key].result()
                 except BrokenProcessPool:
                     pass  # regraded alone below
+                except gradebook.GradebookError:
+                    pool.shutdown(wait=True, cancel_futures=True)  # the gradebook is gone: grade nothing more
+                    raise
                 except Exception as exc:  # noqa: BLE001 — e.g. an unpicklable result: this one fails, not the batch
                     done[key] = Result(key[0], key[1], ok=False,
                                        reason=f"grading failed ({type(exc).__name__}: {str(exc)[:300]})")
@@ -240,13 +315,21 @@ def _grade_one(course: Course, api, student: str, lab: str) -> Result:
     started = time.monotonic()
     try:
         reason, flags = _run_one(course, api, student, lab)
+    except gradebook.GradebookError:
+        raise  # the gradebook is missing or damaged: the batch stops, nothing more is graded into nowhere
     except Exception as exc:  # noqa: BLE001 — one hostile notebook must not stop the others
         reason, flags = f"grading failed ({type(exc).__name__}: {str(exc)[:300]})", []
     if reason and not check_student_id(student):  # an id nbgrader would glob never enters the gradebook
-        with contextlib.suppress(Exception):
+        try:
             gradebook.zero(course, lab, student)
+        except gradebook.GradebookError:
+            raise
+        except Exception:  # noqa: BLE001
+            pass
     try:
         score = gradebook.scores(course, lab).get(student)
+    except gradebook.GradebookError:
+        raise
     except Exception as exc:  # noqa: BLE001
         score, reason = None, reason or f"its grades could not be read back ({type(exc).__name__})"
     return Result(student, lab, ok=not reason, reason=reason,
@@ -256,18 +339,28 @@ def _grade_one(course: Course, api, student: str, lab: str) -> Result:
 
 
 def _run_one(course: Course, api, student: str, lab: str) -> tuple[str, list[str]]:
-    """(why it failed or '', integrity flags) for one submission, through nbgrader's API."""
+    """(why it failed or '', integrity flags) for one submission, through nbgrader's API.
+
+    The gradebook is checked first (a file deleted half-way through a batch stops
+    the batch instead of being recreated empty by nbgrader), and the earlier
+    autograded folder is kept aside until the new notebook is written.
+    """
+    gradebook.check(course, [lab])
     reason = precheck(course, student, lab)
     if reason:
         return reason, []
     static = integrity.scan(notebooks.read(course.submission(student, lab)),
                             trusted=integrity.trusted_sources(course.release_notebook(lab)))
-    with nbg.quiet_stderr():
-        outcome = api.autograde(lab, student, force=True, create=True)
-    if not outcome["success"]:
-        reason = nbg.first_error(outcome)
     folder = course.autograded / student / lab
-    runtime = integrity.write_report(folder, static)["runtime"] if folder.is_dir() else []
+    aside = _keep_aside(course, student, lab)
+    try:
+        with nbg.quiet_stderr():
+            outcome = api.autograde(lab, student, force=True, create=True)
+        if not outcome["success"]:
+            reason = nbg.first_error(outcome)
+        runtime = integrity.write_report(folder, static)["runtime"] if folder.is_dir() else []
+    finally:
+        _settle(course, student, lab, aside)  # also on Ctrl-C: the earlier notebook is never lost
     flags = [f"changed at run time: {r}" for r in runtime] + [f"suspicious code: {f}" for f in static]
     return reason, flags
 
