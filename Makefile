@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test install system data release solutions generate slides holes bench lab clean
 
-demo: install system    ## the main job: data, release, solutions, demo grading, score table
+demo: install system    ## the main job: data, then release, grading, feedback and a score table in demo/<run>/ (tracked files untouched)
 	$(PY) -m course demo
 
 test: install system data ## the whole test suite

@@ -64,9 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="students in the 1-job and no-sandbox comparison runs (default 5)")
     p.add_argument("--cohort-full", action="store_true", help="run the comparisons on the whole cohort")
     p.add_argument("--cohort-only", action="store_true", help="skip the per-lab figures")
-    p = sub.add_parser("demo", help="the main job: data, release, solutions, demo submissions, grading, export")
+    p = sub.add_parser("demo", help="the main job: data, then release, demo submissions, grading, feedback, export "
+                       "and a score table, all in a new scratch course under demo/ (tracked files are not touched)")
     _labs_arg(p)
-    p.add_argument("--skip-solutions", action="store_true", help="reuse the committed solutions/")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--rebuild-solutions", action="store_true",
+                     help="execute the solutions again in the demo course (default: copy the committed solutions/)")
+    how.add_argument("--skip-solutions", action="store_true", help="leave the solutions out of the demo course")
     p = sub.add_parser("lab", help="JupyterLab with nbgrader's formgrader on 127.0.0.1, for grading by hand")
     p.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (default: 8888)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL only")
@@ -186,7 +190,7 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
     elif cmd == "demo":
         from course.checks import demo
         demo.run(course, course.resolve_labs(args.labs) if args.labs else None,
-                 skip_solutions=args.skip_solutions)
+                 skip_solutions=args.skip_solutions, rebuild_solutions=args.rebuild_solutions)
     elif cmd == "lab":
         from course.classroom import lab
         lab.serve(course, port=args.port, open_browser=not args.no_browser)

@@ -35,6 +35,15 @@ class Result:
     possible: float = 0.0
     seconds: float = 0.0
     flags: list[str] = field(default_factory=list)  # integrity findings: review this submission by hand
+    stopped: bool = False  # grading stopped at a limit: the cells before it are scored, the notebook is written
+
+
+class Stopped(str):
+    """Why grading of one notebook stopped at a limit (``nbgrader_ext.STOPS``), as a reason.
+
+    Why a type of its own: such a submission is not zeroed like a failure; its autograded notebook was
+    written, cut where it stopped, and the gradebook holds the cells before the stop (0 for those after).
+    """
 
 
 def students_for(course: Course, lab: str, only: list[str] | None = None) -> list[str]:
@@ -319,7 +328,8 @@ def _grade_one(course: Course, api, student: str, lab: str) -> Result:
         raise  # the gradebook is missing or damaged: the batch stops, nothing more is graded into nowhere
     except Exception as exc:  # noqa: BLE001 — one hostile notebook must not stop the others
         reason, flags = f"grading failed ({type(exc).__name__}: {str(exc)[:300]})", []
-    if reason and not check_student_id(student):  # an id nbgrader would glob never enters the gradebook
+    stopped = isinstance(reason, Stopped)
+    if reason and not stopped and not check_student_id(student):  # an id nbgrader would glob never enters it
         try:
             gradebook.zero(course, lab, student)
         except gradebook.GradebookError:
@@ -335,7 +345,7 @@ def _grade_one(course: Course, api, student: str, lab: str) -> Result:
     return Result(student, lab, ok=not reason, reason=reason,
                   earned=score.auto_earned if score else 0.0,
                   possible=score.auto_possible if score else 0.0,
-                  seconds=time.monotonic() - started, flags=flags)
+                  seconds=time.monotonic() - started, flags=flags, stopped=stopped)
 
 
 def _run_one(course: Course, api, student: str, lab: str) -> tuple[str, list[str]]:
@@ -353,11 +363,17 @@ def _run_one(course: Course, api, student: str, lab: str) -> tuple[str, list[str
                             trusted=integrity.trusted_sources(course.release_notebook(lab)))
     folder = course.autograded / student / lab
     aside = _keep_aside(course, student, lab)
+    from course.grading import nbgrader_ext  # where the executor says why it stopped (nbgrader loads it too)
     try:
+        nbgrader_ext.STOPS.pop((lab, student), None)
         with nbg.quiet_stderr():
             outcome = api.autograde(lab, student, force=True, create=True)
+        stop = nbgrader_ext.STOPS.pop((lab, student), "")
         if not outcome["success"]:
             reason = nbg.first_error(outcome)
+        elif stop and (folder / f"{lab}.ipynb").is_file():
+            reason = Stopped(f"{stop} — the cells before it were scored, every later test cell 0; "
+                             "its autograded notebook shows where")
         runtime = integrity.write_report(folder, static)["runtime"] if folder.is_dir() else []
     finally:
         _settle(course, student, lab, aside)  # also on Ctrl-C: the earlier notebook is never lost
@@ -370,7 +386,7 @@ def print_report(results: list[Result]) -> None:
     width = max(len(n) for n in names.values())
     print(f"{'student':<{width}}  {'lab':<36} {'auto points':>12}  {'time':>6}")
     for r in results:
-        status = "" if r.ok else "  FAILED"
+        status = "" if r.ok else "  STOPPED" if r.stopped else "  FAILED"
         status += "  FLAGGED" if r.flags else ""
         print(f"{names[id(r)]:<{width}}  {printable(r.lab, 80):<36} {r.earned:>5g} / {r.possible:<5g} "
               f"{r.seconds:>5.1f}s{status}")
@@ -382,5 +398,5 @@ def print_report(results: list[Result]) -> None:
                   + f" [{integrity.REPORT_NAME} in its autograded folder]")
     failed = [r for r in results if not r.ok]
     for r in failed:
-        print(f"error: {names[id(r)]}/{printable(r.lab, 80)}: {printable(r.reason)} "
-              "(scored 0; the rest of the batch was graded)", file=sys.stderr)
+        scored = "" if r.stopped else " (scored 0; the rest of the batch was graded)"
+        print(f"error: {names[id(r)]}/{printable(r.lab, 80)}: {printable(r.reason)}{scored}", file=sys.stderr)

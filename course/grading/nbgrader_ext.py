@@ -25,9 +25,16 @@ import os
 import time
 from pathlib import Path
 
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute, OverwriteCells
+from nbgrader.preprocessors.execute import UnresponsiveKernelError
 from traitlets import Bool, Integer
+
+
+# Why grading stopped early, by (lab, student), for ``autograde`` to read after nbgrader returns: set by
+# ``BudgetedExecute`` in this process only (never read from a file the submission could have planted).
+STOPS: dict[tuple[str, str], str] = {}
 
 
 def _error(ename: str, message: str) -> NotebookNode:
@@ -89,6 +96,10 @@ class BudgetedExecute(Execute):
         self._unverified: list[str] = []
         self._notes: list[str] = []
         self._probe_ok = self.integrity_probe
+        self._stopped = ""  # why grading stopped at a limit: every later cell is marked, not run
+        info = (resources or {}).get("nbgrader") or {}
+        self._key = (str(info.get("assignment", "")), str(info.get("student", "")))
+        STOPS.pop(self._key, None)
         folder = Path((resources or {}).get("metadata", {}).get("path") or ".")
         from course.grading import sandbox
         if (os.environ.get("NBGRADER_EXECUTION") == "autograde" and not sandbox.active()
@@ -221,6 +232,9 @@ class BudgetedExecute(Execute):
         is_test = notebooks.is_tests(cell)
         if is_test:
             self._test_cells.add(index)
+        if self._stopped:
+            cell.outputs = [_error("GradingStopped", f"not run: {self._stopped}")]
+            return cell, resources
         if is_test and self._tampered:
             cell.outputs = [_error("IntegrityError", "not run: " + "; ".join(self._tampered[:3]))]
             return cell, resources
@@ -228,6 +242,10 @@ class BudgetedExecute(Execute):
         if remaining <= 1:
             cell.outputs = [_error("NotebookTimeoutError",
                                    f"not run: the notebook used its whole {self.notebook_timeout} s budget")]
+            if not STOPS.get(self._key):
+                STOPS[self._key] = (f"grading stopped at cell {index}: the notebook used its whole "
+                                    f"{self.notebook_timeout} s budget")
+                self._notes.append(STOPS[self._key])
             return cell, resources
         first_setup = notebooks.is_setup(cell) and not self._setup_done
         if self._baseline is None and self._probe_ok and not first_setup:
@@ -241,13 +259,20 @@ class BudgetedExecute(Execute):
                 self._probe_ok = False
         self._setup_done = self._setup_done or first_setup
         self.timeout = int(max(1, min(self._cell_timeout or remaining, remaining)))
+        # After a cell's reply, nbclient waits iopub_timeout (4 s) for the rest of its output, then gives up on
+        # the notebook. A flood interrupted at the time limit can take longer than that to drain (it once did
+        # under load, and the whole notebook was lost), so allow as long as one cell may run, within the budget.
+        saved_iopub = self.iopub_timeout
+        self.iopub_timeout = int(max(saved_iopub, min(self.timeout, remaining)))
         try:
             if is_test:
                 cell, resources = self._run_test_alone(cell, index, resources)
             else:
                 cell, resources = super().preprocess_cell(cell, resources, index)
+        except (DeadKernelError, CellTimeoutError, UnresponsiveKernelError) as exc:
+            return self._stop(cell, resources, index, exc)
         finally:
-            self.timeout = self._cell_timeout
+            self.timeout, self.iopub_timeout = self._cell_timeout, saved_iopub
         if first_setup and self._plan is not None:
             from course.grading import checker
             reply = self._silent(checker.RECORDER_SOURCE)
@@ -270,6 +295,28 @@ class BudgetedExecute(Execute):
                 self._tampered = integrity.differences(self._baseline, now)
             if self._tampered and is_test:
                 cell.outputs = [_error("IntegrityError", "; ".join(self._tampered[:3]))]
+        return cell, resources
+
+    def _stop(self, cell, resources, index: int, exc: Exception):
+        """Grading hit a limit it cannot go past (the kernel died or was killed, or it stopped answering):
+        keep this cell's outputs so far (already cut by ``output``), add why, and mark every later cell not run.
+
+        Why not let the exception out: nbgrader then deletes the autograded notebook and records nothing, so
+        a submission that printed 1 GiB under load left the instructor with no notebook and no reason. This
+        way nbgrader writes the notebook (the cells before the stop are scored as usual, every later test
+        cell scores 0 by its error) and ``autograde`` reports the reason from ``STOPS``.
+        """
+        if isinstance(exc, DeadKernelError):
+            why = "the kernel died (it exited, or was killed at a memory, process or time limit)"
+        elif "IOPub" in str(exc):
+            why = (f"the cell's output did not stop within {self.iopub_timeout} s of its end "
+                   "(an output flood, or a kernel that ignored the interrupt at the time limit)")
+        else:
+            why = f"the kernel stopped answering ({type(exc).__name__})"
+        self._stopped = f"grading stopped at cell {index}: {why}"
+        STOPS[self._key] = self._stopped
+        self._notes.append(self._stopped)
+        cell.outputs = list(cell.get("outputs") or []) + [_error("GradingStopped", self._stopped)]
         return cell, resources
 
     def _probe(self) -> dict | None:
