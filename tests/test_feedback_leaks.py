@@ -58,6 +58,7 @@ def _history():
 
 WRONG_RELU = "def relu(z):\n    return np.abs(z)\n"
 BARE = re.compile(r"the test failed|failed: [A-Za-z_]\w{0,39} raised in your code")
+EXPLAINED = re.compile(r"failed: AssertionError: (?P<call>.+?) raised [A-Za-z_]\w{0,39}(?: \((?P<hint>.+)\))?")
 
 
 def _raising(function: str, raise_line: str) -> str:
@@ -248,7 +249,8 @@ def test_blank_feedback_shows_why_each_test_failed(fed_back):
 def test_an_honest_mistake_shows_the_tests_assert_message(fed_back):
     course, *_ = fed_back
     verdicts = _verdicts(_feedback_html(course, "wrong"))
-    assert "failed: AssertionError: relu should zero the negatives and keep the rest" in verdicts, verdicts
+    shown = [v for v in verdicts if v.startswith("failed: AssertionError: expected [0.0, 0.0, 0.0, 0.5, 2.0], got ")]
+    assert shown and shown[0].endswith("(negatives become 0, not |z| or 0.01 z)"), verdicts
 
 
 @pytest.mark.parametrize("student", ["history_exception", "history_assert", "history_stub", "history_note"])
@@ -259,8 +261,9 @@ def test_an_exception_carrying_data_shows_only_a_type_name(fed_back, student):
     assert len(verdicts) == len(tests), verdicts
     calling = [v for cell, v in zip(tests, verdicts) if re.search(rf"\b{function}\(", cell.source)]
     assert calling, f"no test calls {function}"
-    for verdict in calling:
-        assert BARE.fullmatch(verdict), verdict
+    for cell, verdict in [(c, v) for c, v in zip(tests, verdicts) if re.search(rf"\b{function}\(", c.source)]:
+        explained = EXPLAINED.fullmatch(verdict)  # explain(call, hint=...): only the cell's own words and a type
+        assert BARE.fullmatch(verdict) or (explained and f'"{explained.group("call")}"' in cell.source), verdict
     assert not any(re.search(r"[A-Za-z0-9+/]{24,}", v) for v in verdicts), verdicts
 
 
@@ -356,3 +359,12 @@ def test_an_explained_failure_shows_the_call_type_and_hint_but_not_the_students_
     assert shown == "AssertionError: affine(x, W, b) with x of shape (3,) raised ValueError (W is (k, d))"
     assert reason("AssertionError", f"affine(y) raised ValueError: {secret}", patterns) is None
     assert reason("AssertionError", f"affine(x, W, b) with x of shape (3,) raised {secret}: x", patterns) is None
+
+
+def test_the_graders_stop_note_is_shown_and_a_forged_one_is_not():
+    note = ("grading stopped at cell 7: the kernel died (it exited, or was killed at a memory, process or "
+            "time limit)")
+    assert reason("GradingStopped", note, []) == f"GradingStopped: {note}"
+    assert reason("GradingStopped", f"not run: {note}", []) == f"GradingStopped: not run: {note}"
+    assert reason("GradingStopped", "grading stopped at cell 7: c2VjcmV0IGhpZGRlbg", []) == \
+        "GradingStopped raised in your code"

@@ -23,11 +23,25 @@ student who had last year's tests).
 Feedback is a classroom step, so this lives in ``classroom/``; nbgrader loads it
 through ``c.GenerateFeedback.preprocessors`` in ``nbgrader_config.py``, after
 ``GetGrades`` (which puts each cell's score in its metadata).
+
+What the page looks like (issue 16: nbgrader's stock page listed "Test cell (Score:
+0.0 / 1.0)" eighteen times, showed raw LaTeX and a broken Colab badge): the
+preprocessor also builds ``resources["course_feedback"]``, which the kit's template
+(``course/templates/nbconvert/feedback/``) shows as a summary table: one row per
+graded cell, named by the nearest heading above it in the *release* notebook (the
+student cannot rename a task), with its points and the verdict line below; a
+hand-graded answer not graded yet reads "pending", never "0 / 2"; a late penalty
+(``lateness``) is shown when there is one. Images fetched from the network (the
+Colab badge, a student's ``![](http://…)``) are dropped: the page makes no request.
+Math is marked here (:func:`mark_math`, a template filter) and typeset to SVG by
+``feedback.py``.
 """
 from __future__ import annotations
 
 import ast
+import html
 import re
+import secrets
 from collections import defaultdict
 from pathlib import Path
 
@@ -51,8 +65,24 @@ NO_SUBMISSION_NOTE = ("*Feedback note: the notebook you handed in was not found,
 OUTPUTS_NOTE = ("*Feedback note: the outputs shown are the ones your notebook held when you handed it in; "
                 "each test cell shows its result.*")
 _TIMEOUT_NOTE = re.compile(r"not run: the notebook used its whole \d{1,7} s budget", re.ASCII)
+# the grader's note when grading stopped at a limit (course.grading.nbgrader_ext.BudgetedExecute._stop)
+_STOPPED_NOTE = re.compile(
+    r"(not run: )?grading stopped at cell \d{1,5}: (the kernel died \(it exited, or was killed at a memory, "
+    r"process or time limit\)|the cell's output did not stop within \d{1,7}(\.\d{1,3})? s of its end \(an output "
+    r"flood, or a kernel that ignored the interrupt at the time limit\)|the kernel stopped answering "
+    r"\([A-Za-z_]\w{0,39}\)|the notebook used its whole \d{1,7} s budget)", re.ASCII)
 _CHECKER_RAISED = re.compile(r"([A-Za-z_]\w{0,59}) raised ([A-Za-z_]\w*): (.*)", re.ASCII | re.S)
 _STUB = re.compile(r"NotImplementedError\(\s*(['\"])(.*?)\1\s*\)")
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
+# A Markdown image whose URL is not embedded (the Colab badge, a student's tracking pixel), with the link around it.
+_REMOTE_IMAGE = re.compile(r"\[!\[([^\]]*)\]\(\s*<?(?!data:)[A-Za-z][\w+.-]*:[^)]*\)\]\([^)]*\)"
+                           r"|!\[([^\]]*)\]\(\s*<?(?!data:)[A-Za-z][\w+.-]*:[^)]*\)")
+_BADGE = re.compile(r"open in colab", re.I)
+# Math as MathJax finds it in rendered Markdown text ($$…$$ and \[…\] and environments shown as blocks).
+_MATH = re.compile(r"(?s)(?<!\\)\$\$(?P<d1>.+?)(?<!\\)\$\$|\\\[(?P<d2>.+?)\\\]"
+                   r"|(?P<env>\\begin\{(?P<name>[A-Za-z]+\*?)\}.+?\\end\{(?P=name)\})"
+                   r"|\\\((?P<i2>.+?)\\\)|(?<![\\$])\$(?P<i1>[^$]+?)(?<!\\)\$")
+MATH_CLASS = "course-math"  # feedback.py replaces each such span by MathJax's SVG
 
 
 def assert_patterns(source: str) -> list[re.Pattern[str]]:
@@ -167,6 +197,8 @@ def reason(ename: str, evalue: str, patterns: list[re.Pattern[str]],
         return "CheckFailed: your answers could not be checked (the grader could not replay them)"
     if ename == "CheckerError":
         return "CheckerError: the grader's checker could not judge this test; your instructor will look at it"
+    if ename == "GradingStopped" and _STOPPED_NOTE.fullmatch(evalue):
+        return f"{ename}: {_cut(evalue, SHOWN_NOTE_MAX)}"
     if ename == "NotebookTimeoutError" and _TIMEOUT_NOTE.fullmatch(evalue):
         return f"{ename}: {_cut(evalue, SHOWN_NOTE_MAX)}"
     if ename == "IntegrityError":
@@ -206,6 +238,63 @@ def _integrity_note(evalue: str) -> str | None:
     return prefix + "; ".join(shown) if shown else None
 
 
+def drop_remote_images(source: str) -> str:
+    """Markdown without images fetched from the network: a badge goes, any other image leaves its alt text.
+
+    Why: feedback is opened offline and must make no request (the Colab badge was a
+    broken image), and a student's remote image would tell its host who opened the page.
+    """
+    def replace(match: re.Match) -> str:
+        alt = match.group(1) if match.group(1) is not None else match.group(2) or ""
+        return "" if _BADGE.search(alt) else (f"[image: {alt}]" if alt else "[image]")
+    return _REMOTE_IMAGE.sub(replace, source)
+
+
+def _plain_heading(text: str) -> str:
+    """A heading's text without Markdown emphasis or code marks (math is kept for ``mark_math``)."""
+    return re.sub(r"(?<!\\)[*_`]{1,3}", "", text).strip()
+
+
+def mark_math(fragment: str) -> str:
+    """Template filter: wrap each formula in rendered HTML in ``<span class="course-math">`` for typesetting.
+
+    Why a filter on the rendered HTML: this is the text MathJax would scan in a
+    browser (Markdown has already kept math apart from emphasis), and code is
+    easy to skip here (``code``, ``pre``). The span keeps the original text, so a
+    page whose math could not be typeset still reads as TeX; ``data-tex`` holds
+    the formula for ``feedback.typeset_pages``.
+    """
+    if "$" not in fragment and "\\" not in fragment:
+        return fragment
+    from bs4 import BeautifulSoup, NavigableString
+
+    soup = BeautifulSoup(fragment, "html.parser")
+    spans: list[str] = []
+    nonce = secrets.token_hex(8)  # placeholders no student text can forge
+    for text in list(soup.find_all(string=True)):
+        if not isinstance(text, NavigableString) or type(text) is not NavigableString:
+            continue  # comments, doctype …
+        if any(parent.name in ("code", "pre", "script", "style", "textarea") for parent in text.parents):
+            continue
+        value = str(text)
+        if not _MATH.search(value):
+            continue
+        pieces, pos = [], 0
+        for match in _MATH.finditer(value):
+            pieces.append(value[pos:match.start()])
+            display = match.group("i1") is None and match.group("i2") is None
+            tex = next(g for g in (match.group("d1"), match.group("d2"), match.group("env"),
+                                   match.group("i1"), match.group("i2")) if g is not None)
+            spans.append(f'<span class="{MATH_CLASS}" data-display="{int(display)}" '
+                         f'data-tex="{html.escape(tex.strip(), quote=True)}">{html.escape(match.group(0))}</span>')
+            pieces.append(f"\x00{nonce}:{len(spans) - 1}\x00")
+            pos = match.end()
+        pieces.append(value[pos:])
+        text.replace_with(NavigableString("".join(pieces)))
+    out = str(soup)
+    return re.sub(rf"\x00{nonce}:(\d+)\x00", lambda m: spans[int(m.group(1))], out)
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -224,10 +313,116 @@ class StudentFeedback(NbGraderPreprocessor):
         submitted = self._submitted(resources)
         self._index = _Index(submitted) if submitted is not None else None
         self._seen_sources: dict[str, int] = defaultdict(int)
+        self._verdicts: dict[str, str] = {}
+        names = self._task_names(nb, resources)  # before any cell changes
         nb, resources = super().preprocess(nb, resources)
         note = OUTPUTS_NOTE if submitted is not None else NO_SUBMISSION_NOTE
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(note))
+        resources["course_feedback"] = self._summary(nb, resources, names)
         return nb, resources
+
+    def _task_names(self, nb: NotebookNode, resources) -> dict[str, str]:
+        """grade_id → the nearest heading above that cell, read from the release notebook.
+
+        Why the release notebook: a student can add or edit Markdown cells, and a
+        heading of theirs must not rename a task in the summary. A cell the release
+        notebook lacks is named from this notebook (its grade_id if nothing is above).
+        """
+        info = (resources or {}).get("nbgrader", {})
+        root, lab = self._course_root(resources), info.get("assignment")
+        names: dict[str, str] = {}
+        sources = [nb]
+        if root and lab:
+            path = Course(root).release_notebook(lab)
+            try:
+                sources.insert(0, notebooks.read(path))
+            except (CourseError, OSError, ValueError) as exc:
+                self.log.warning("feedback: task names from the submission, not %s (%s)", path, exc)
+        for source in sources:
+            heading = ""
+            for cell in source.cells:
+                if cell.get("cell_type") == "markdown":
+                    found = _HEADING.findall(cell.get("source", ""))
+                    heading = _plain_heading(found[-1]) if found else heading
+                gid = notebooks.grade_id(cell)
+                if gid and gid not in names and (notebooks.meta(cell).get("grade") or notebooks.meta(cell).get("task")):
+                    names[gid] = heading or gid
+        return names
+
+    def _summary(self, nb: NotebookNode, resources, names: dict[str, str]) -> dict:
+        """What the template's summary table shows (see the module docstring)."""
+        info = (resources or {}).get("nbgrader", {})
+        state = self._hand_state(info)
+        graded = [c for c in nb.cells if notebooks.grade_id(c) and (notebooks.meta(c).get("grade")
+                                                                    or notebooks.meta(c).get("task"))]
+        seen = defaultdict(int)
+        for cell in graded:
+            seen[names.get(notebooks.grade_id(cell), "")] += 1
+        rows, hand, anchors, count = [], {}, {}, defaultdict(int)
+        pending_points = 0.0
+        for cell in graded:
+            gid, meta = notebooks.grade_id(cell), notebooks.meta(cell)
+            name = names.get(gid) or gid
+            count[name] += 1
+            if seen[name] > 1:
+                name = f"{name} ({count[name]} of {seen[name]})"
+            anchors[gid] = f"grade-{len(anchors) + 1}"
+            points = float(meta.get("points") or 0)
+            score = meta.get("score")
+            if notebooks.is_tests(cell):
+                verdict = self._verdicts.get(gid, "not graded")
+                status = ("passed" if verdict == "passed" else "pending" if verdict == "not graded"
+                          else "partly" if verdict.startswith("partly") else "failed")
+                shown = f"{float(score or 0):g} / {points:g}" if score is not None else f"– / {points:g}"
+            elif state.get(gid) == "pending":
+                status, verdict, shown = "pending", "pending: graded by hand, not graded yet", f"pending ({points:g} point(s))"
+                pending_points += points
+            else:
+                status = "graded"
+                verdict = "not answered" if state.get(gid) == "auto" else "graded by hand"
+                shown = f"{float(score or 0):g} / {points:g}"
+            if not notebooks.is_tests(cell):
+                hand[gid] = {"pending": state.get(gid) == "pending", "points": shown,
+                             "comment": str(meta.get("comment") or "")}
+            rows.append({"anchor": anchors[gid], "name": name, "points": shown, "verdict": verdict,
+                         "status": status})
+        earned = float(info.get("score") or 0) + float(info.get("late_penalty") or 0)
+        return {"rows": rows, "hand": hand, "anchors": anchors, "earned": earned,
+                "possible": float(info.get("max_score") or 0), "pending_points": pending_points,
+                "late": self._late(resources, earned)}
+
+    def _hand_state(self, info: dict) -> dict[str, str]:
+        """grade_id → "pending" (waits for a human: export's rule), "graded" (by a human) or "auto" (nbgrader
+        gave 0 to an answer left as released), for the cells the gradebook has."""
+        try:
+            from nbgrader.api import Gradebook
+            with Gradebook(info["db_url"]) as gb:
+                nb = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+                return {g.name: "pending" if g.needs_manual_grade else "graded" if g.manual_score is not None
+                        else "auto" for g in nb.grades}
+        except Exception as exc:  # noqa: BLE001 — a summary without "pending" beats no feedback at all
+            self.log.warning("feedback: cannot tell which answers await hand grading (%s)", exc)
+            return {}
+
+    def _late(self, resources, raw: float) -> str:
+        """One line about a late penalty, or "" when there is none (or the course has no due dates)."""
+        info = (resources or {}).get("nbgrader", {})
+        root, student, lab = self._course_root(resources), info.get("student"), info.get("assignment")
+        if not (root and student and lab):
+            return ""
+        from course.classroom import lateness
+        try:
+            course = Course(root)
+            late = lateness.load(course).assess(student, lab, raw, lateness.read_time(course, student, lab))
+        except CourseError as exc:
+            self.log.warning("feedback: no late penalty shown (%s)", exc)
+            return ""
+        if late.days <= 0:
+            return ""
+        due = f"due {lateness.format_time(late.due)}" + (", your extension" if late.extended else "") if late.due else ""
+        cutoff = ", after the cutoff" if late.note == "after the cutoff" else ""
+        return (f"Handed in {late.days} day(s) late ({due}{cutoff}): late penalty -{late.penalty:g} point(s); "
+                f"score after the penalty {late.final:g}")
 
     def _stub(self) -> str:
         """The message of the code stub's NotImplementedError, as nbgrader_config.py sets it."""
@@ -267,12 +462,15 @@ class StudentFeedback(NbGraderPreprocessor):
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
-            cell.source = self._scrub(cell.source)
+            cell.source = self._scrub(drop_remote_images(cell.source) if cell.cell_type == "markdown"
+                                      else cell.source)
             return cell, resources
         cell.get("metadata", {}).pop("execution", None)  # the kernel's timings: a channel too
         if notebooks.is_tests(cell):
             cell.source = self._scrub(notebooks.strip_hidden_tests(cell.source))
-            cell.outputs = [self._verdict(cell)]
+            verdict = self._verdict(cell)
+            self._verdicts[notebooks.grade_id(cell)] = verdict.text.strip()
+            cell.outputs = [verdict]
             cell.execution_count = None
             return cell, resources
         own = self._index.find(cell, self._seen_sources) if self._index is not None else None

@@ -27,8 +27,15 @@ in could do:
 - a Content-Security-Policy (``CSP``) that keeps the page's requests on this
   server: no fetch, image or form to another host, so nothing read can leave
   the machine, and no framing. It must allow inline scripts (the formgrader's
-  templates are full of them) and MathJax from cdnjs, so it is a limit on
-  exfiltration, not a cure for script injection.
+  templates are full of them), so it is a limit on exfiltration, not a cure
+  for script injection.
+
+Math (issue 16: offline, the grading page showed raw LaTeX, because nbgrader's
+template loads MathJax from cdnjs): this server serves the kit's own MathJax
+(``slides/node_modules/mathjax-full``, the one the slides are typeset with) under
+``/static/es5/``, and puts ``course/templates/jupyter`` on ``JUPYTER_PATH``, whose
+``formgrade/mathjax.html.j2`` replaces nbconvert's macro for the formgrader's
+template only (see that file). So no page of this server needs another host.
 
 Not closed here: a script with the token can still start a kernel through
 ``/api/kernels``, and kernels of this server run as the instructor.
@@ -43,6 +50,7 @@ import socket
 
 from pathlib import Path
 
+from course.build import slides
 from course.core import nbg
 from course.core.errors import CourseError
 from course.core.paths import Course, data_root
@@ -54,11 +62,14 @@ FORMGRADER = "nbgrader.server_extensions.formgrader"
 FORMGRADER_PATH = "/formgrader"
 CONTENTS_MANAGER = "course.classroom.lab.GradingContentsManager"
 WRITABLE = ("build",)  # the only folders of the course the Lab's contents API may write
+JUPYTER_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "jupyter"  # formgrade/mathjax.html.j2
+MATHJAX = slides.NODE_MODULES / "mathjax-full"  # served under /static/: es5/tex-svg.js and its components
+MATHJAX_URL = "/static/es5/tex-svg.js"  # what the macro in JUPYTER_TEMPLATES loads
 CSP = "; ".join([
     "default-src 'self'",
-    "script-src 'self' 'unsafe-inline' 'unsafe-eval' https://cdnjs.cloudflare.com",  # MathJax, as the page asks
-    "style-src 'self' 'unsafe-inline' https://cdnjs.cloudflare.com",
-    "font-src 'self' data: https://cdnjs.cloudflare.com",
+    "script-src 'self' 'unsafe-inline' 'unsafe-eval'",  # JupyterLab and the formgrader's inline scripts
+    "style-src 'self' 'unsafe-inline'",
+    "font-src 'self' data:",
     "img-src 'self' data: blob:",
     "connect-src 'self'",  # the REST API and kernel WebSockets of this server, nothing else
     "object-src 'none'",
@@ -91,6 +102,8 @@ def server_args(course: Course, port: int, open_browser: bool = True, token: str
         f"--ServerApp.contents_manager_class={CONTENTS_MANAGER}",
         "--ServerApp.tornado_settings=" + json.dumps({"headers": {"Content-Security-Policy": CSP}}),
         "--HTMLExporter.sanitize_html=True",
+        # The kit's MathJax for the grading page (see the module docstring and serve()).
+        "--ServerApp.extra_static_paths=" + json.dumps([str(MATHJAX)]),
     ]
     if token:
         args.append(f"--IdentityProvider.token={token}")
@@ -137,6 +150,7 @@ def serve(course: Course, port: int = DEFAULT_PORT, open_browser: bool = True) -
     # both must work when the venv is not activated (`.venv/bin/python -m course lab`).
     nbg._venv_on_path()
     os.environ.setdefault("COURSE_DATA", str(data_root()))
+    use_kit_mathjax()
     # The address that logs in: a token of our own (or the one in $JUPYTER_TOKEN), not Jupyter's login page.
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_urlsafe(24)
     if kept is not None:
@@ -149,6 +163,21 @@ def serve(course: Course, port: int = DEFAULT_PORT, open_browser: bool = True) -
         LabApp.launch_instance(argv=server_args(course, port, open_browser, token))
     finally:
         gradebook.backup(course)  # hand grades given in this session are in the newest backup
+
+
+def use_kit_mathjax() -> None:
+    """Make the formgrader's template load the kit's MathJax from this server (see the module docstring).
+
+    ``JUPYTER_PATH`` is read by nbconvert each time it looks for a template, and only
+    the "formgrade" template's folders hold the replacement macro, so JupyterLab's own
+    "export as HTML" is unchanged. Without ``npm ci --prefix slides`` the math stays TeX.
+    """
+    paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    if str(JUPYTER_TEMPLATES) not in paths:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([str(JUPYTER_TEMPLATES), *paths])
+    if not (MATHJAX / "es5" / "tex-svg.js").is_file():
+        print("warning: the grading page will show math as TeX: the slides' MathJax is missing — run "
+              "`npm ci --prefix slides`", flush=True)
 
 
 def formgrader_url(port: int, token: str = "") -> str:
