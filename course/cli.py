@@ -209,7 +209,12 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
         print("\n".join(publish.publish(course, args.labs, args.to, args.solutions).lines()))
     elif cmd == "author":
         from course.build import authoring
-        for lab in course.resolve_labs(args.labs) if args.action == "export" else args.labs:
+        labs = course.resolve_labs(args.labs)  # short forms (Day1, 1) for import too; none named: every lab
+        if args.action == "import" and not args.labs:
+            labs = [lab for lab in labs if (REPO / "build" / "author" / f"{lab}.py").is_file()]
+            if not labs:
+                raise CourseError("nothing to import: no build/author/<Lab>.py — run `python -m course author export` first")
+        for lab in labs:
             script = REPO / "build" / "author" / f"{lab}.py"
             target = course.source_notebook(lab)
             if args.action == "export":

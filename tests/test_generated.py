@@ -79,3 +79,20 @@ def test_colab_badge_points_at_a_release_file(lab):
     assert url.startswith(prefix)
     path = url[len(prefix):].split("/", 1)[1]
     assert (REAL.root / path).is_file() and path.startswith("release/"), url
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_committed_solutions_carry_no_clock_times(lab):
+    """A rebuild of solutions/ on the same machine gives the same bytes (measured: two rebuilds of all five labs
+    were identical), so nothing in them may depend on the clock: no execution timestamps, no printed or
+    displayed durations, no timing metrics."""
+    built = notebooks.read(REAL.solutions / lab / f"{lab}.ipynb")
+    stamps = [i for i, c in enumerate(built.cells) if "execution" in c.get("metadata", {})]
+    assert not stamps, f"solutions/{lab}: cells {stamps[:5]} carry execution timestamps (record_timing)"
+    timing = [k for k in built.metadata["course"].get("metrics", {}) if k.endswith("_s")]
+    assert not timing, f"solutions/{lab}: timing metrics {timing} in the notebook's metadata"
+    durations = re.compile(r"\b\d+\.\d+ ?s\b")
+    for i, cell in enumerate(built.cells):
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") + "".join(out.get("data", {}).get("text/plain", ""))
+            assert not durations.search(text), f"solutions/{lab}, cell {i} prints a duration: {text.strip()[:120]!r}"

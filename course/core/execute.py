@@ -21,19 +21,24 @@ from course.core.paths import data_root
 
 
 def run(nb: NotebookNode, *, fast: bool = False, workdir: Path | None = None,
-        timeout: int = 900, label: str = "notebook") -> tuple[NotebookNode, float, dict]:
-    """Execute ``nb`` in place; return it, the wall time in seconds, and what it record()ed."""
+        timeout: int = 900, label: str = "notebook", reproducible: bool = False) -> tuple[NotebookNode, float, dict]:
+    """Execute ``nb`` in place; return it, the wall time in seconds, and what it record()ed.
+
+    ``reproducible``: the notebook prints no clock times (``took()`` in the setup cell), for outputs that are
+    committed and must come out byte for byte the same on a rebuild.
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     with tempfile.TemporaryDirectory(prefix="course-run-") as tmp:
         folder = Path(workdir or tmp)
         metrics_file = Path(tmp) / "metrics.json"
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=not reproducible,
                                 resources={"metadata": {"path": str(folder)}})
         started = time.monotonic()
         with overridden(COURSE_DATA=str(data_root()), COURSE_QUIET="1", COURSE_FAST="1" if fast else None,
-                  COURSE_METRICS_FILE=str(metrics_file), NBGRADER_EXECUTION=None, PYTHONWARNINGS="ignore"):
+                  COURSE_METRICS_FILE=str(metrics_file), NBGRADER_EXECUTION=None, PYTHONWARNINGS="ignore",
+                        COURSE_REPRODUCIBLE="1" if reproducible else None):
             try:
                 with quiet_stderr():  # the kernel's own start-up chatter
                     client.execute()

@@ -20,6 +20,16 @@ if AUTOGRADE:  # the grader reads tests, not pictures: skip drawing them
     plt.show = lambda *args, **kwargs: plt.close("all")
 
 
+# `course solutions` builds the committed solutions with this set: their outputs then carry no clock times,
+# so rebuilding them on the same machine gives the same bytes.
+REPRODUCIBLE = os.environ.get("COURSE_REPRODUCIBLE") == "1"
+
+
+def took(seconds):
+    """A duration, for printing: '12.3 s' (left out of the committed solutions, where it would change each run)."""
+    return "(time not kept in the committed solutions)" if REPRODUCIBLE else f"{seconds:.1f} s"
+
+
 def seed_everything(seed=0):
     """Make a run repeatable: same seed, same numbers."""
     np.random.seed(seed)
