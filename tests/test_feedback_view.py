@@ -35,9 +35,10 @@ RAW_TEX = re.compile(r"\$\\mathbf|\\mathbf\{")
 
 
 def _needs_mathjax() -> None:
-    if not shutil.which("node") or not (slides.NODE_MODULES / "mathjax-full").is_dir():
-        pytest.fail("Node.js or slides/node_modules/mathjax-full is missing — run `make system` and "
-                    "`npm ci --prefix slides`")
+    """A fresh clone has no slides/node_modules yet: install it as the feedback step itself does."""
+    if not shutil.which("node"):
+        pytest.fail("Node.js is missing — run `make system`")
+    slides.ensure_node_modules()
 
 
 # ---------------------------------------------------------------- the pieces, no grading

@@ -150,9 +150,13 @@ def typeset_pages(pages: list[Path]) -> str | None:
 
 def run_mathjax(items: list[tuple[str, bool]]) -> tuple[str, list[str | None]]:
     """TeX → SVG with the slides' MathJax: (the SVGs' CSS, one SVG per item, None where the TeX is wrong)."""
-    if not shutil.which("node") or not (slides.NODE_MODULES / "mathjax-full").is_dir():
-        raise CourseError("feedback math is shown as TeX: Node.js or the slides' MathJax is missing — install "
-                          "Node.js, run `npm ci --prefix slides`, then rerun `python -m course feedback`")
+    if not shutil.which("node"):
+        raise CourseError("feedback math is shown as TeX: Node.js is missing — install it (`make system`), "
+                          "then rerun `python -m course feedback`")
+    try:
+        slides.ensure_node_modules()  # the pinned MathJax, installed on first use as the slides do (npm ci)
+    except CourseError as exc:
+        raise CourseError(f"feedback math is shown as TeX: {exc}") from None
     env = dict(os.environ, NODE_PATH=str(slides.NODE_MODULES))
     try:
         proc = subprocess.run(["node", str(TYPESET)], input=json.dumps([{"tex": t, "display": d} for t, d in items]),

@@ -175,9 +175,10 @@ def use_kit_mathjax() -> None:
     paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
     if str(JUPYTER_TEMPLATES) not in paths:
         os.environ["JUPYTER_PATH"] = os.pathsep.join([str(JUPYTER_TEMPLATES), *paths])
-    if not (MATHJAX / "es5" / "tex-svg.js").is_file():
-        print("warning: the grading page will show math as TeX: the slides' MathJax is missing — run "
-              "`npm ci --prefix slides`", flush=True)
+    try:
+        slides.ensure_node_modules()  # the pinned MathJax, installed on first use as the slides do (npm ci)
+    except CourseError as exc:
+        print(f"warning: the grading page will show math as TeX: {exc}", flush=True)
 
 
 def formgrader_url(port: int, token: str = "") -> str:
