@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,8 +25,7 @@ from course.core import notebooks
 from course.core.paths import REPO
 from course.core.scratch import scratch_course
 from course.grading import autograde, gradebook, sandbox
-from test_formgrader import (CHROMIUM, CHROMIUM_ARGS, TOKEN, _cli, _free_port, _isolated_env, _stop,
-                             _wait_until_up)
+from test_formgrader import CHROMIUM, CHROMIUM_ARGS, TOKEN, serving
 
 LAB = LABS[0]
 ANSWER = "My answer: the residual $\\mathbf{r} = y - \\hat{y}$ is small. ANSWER-MARKER-7c1"
@@ -200,17 +198,8 @@ def test_feedback_page_renders_math_offline_with_no_request(graded):
 def server(graded, tmp_path_factory):
     course = graded
     tmp = tmp_path_factory.mktemp("feedback-view-server")
-    port = _free_port()
-    log_path = tmp / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(_cli("--port", str(port), "--no-browser", course_dir=course.root),
-                                cwd=REPO, env=_isolated_env(tmp / "home"), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            _wait_until_up(proc, port, log_path)
-            yield course, port
-        finally:
-            _stop(proc)
+    with serving(course, tmp) as port:
+        yield course, port
 
 
 def test_grading_page_renders_math_with_the_kits_mathjax_offline(server):

@@ -7,6 +7,8 @@ throwaway Jupyter config, runtime and home, so nothing outside the test is touch
 """
 from __future__ import annotations
 
+import contextlib
+
 import os
 import signal
 import socket
@@ -78,18 +80,24 @@ def formgrader(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("formgrader")
     course = scratch_course(REAL, LABS, where=tmp)
     release.release(course, LABS)  # the cheapest step that records every lab in the scratch gradebook
+    with serving(course, tmp) as port:
+        yield course, port
+
+
+@contextlib.contextmanager
+def serving(course, tmp: Path):
+    """`python -m course lab` on ``course``, isolated in ``tmp``; yields its port and stops it afterwards."""
     port = _free_port()
     log_path = tmp / "server.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(_cli("--port", str(port), "--no-browser", course_dir=course.root),
-                            cwd=REPO, env=_isolated_env(tmp / "home"), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # its own process group, so _stop reaches its children
-    try:
-        _wait_until_up(proc, port, log_path)
-        yield course, port
-    finally:
-        _stop(proc)
-        log.close()
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(_cli("--port", str(port), "--no-browser", course_dir=course.root),
+                                cwd=REPO, env=_isolated_env(tmp / "home"), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # its own process group, so _stop reaches its children
+        try:
+            _wait_until_up(proc, port, log_path)
+            yield port
+        finally:
+            _stop(proc)
 
 
 def _wait_until_up(proc: subprocess.Popen, port: int, log_path: Path) -> None:

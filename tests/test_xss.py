@@ -23,7 +23,6 @@ import base64
 import hashlib
 import json
 import os
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -41,8 +40,7 @@ from course.core.paths import REPO
 from course.core.scratch import scratch_course
 from course.grading import autograde, gradebook, sandbox
 from course.grading import sanitise as s
-from test_formgrader import (CHROMIUM, CHROMIUM_ARGS, TOKEN, _cli, _free_port, _isolated_env, _stop,
-                             _wait_until_up)
+from test_formgrader import CHROMIUM, CHROMIUM_ARGS, TOKEN, serving
 
 LAB = LABS[0]
 CONTROL = os.environ.get("COURSE_XSS_CONTROL") == "1"
@@ -257,17 +255,8 @@ def graded(tmp_path_factory):
 def server(graded, tmp_path_factory):
     course, _ = graded
     tmp = tmp_path_factory.mktemp("xss-server")
-    port = _free_port()
-    log_path = tmp / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(_cli("--port", str(port), "--no-browser", course_dir=course.root),
-                                cwd=REPO, env=_isolated_env(tmp / "home"), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            _wait_until_up(proc, port, log_path)
-            yield course, port
-        finally:
-            _stop(proc)
+    with serving(course, tmp) as port:
+        yield course, port
 
 
 def test_solved_notebook_still_earns_full_marks(graded):

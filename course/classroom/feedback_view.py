@@ -105,16 +105,9 @@ def assert_patterns(source: str) -> list[re.Pattern[str]]:
             messages.append(node.exc.args[0])
     patterns = _explain_patterns(tree)
     for msg in messages:
-        if isinstance(msg, ast.Constant) and isinstance(msg.value, str):
-            patterns.append(re.compile(re.escape(msg.value), re.ASCII))
-        elif isinstance(msg, ast.JoinedStr):
-            parts = []
-            for part in msg.values:
-                if isinstance(part, ast.Constant) and isinstance(part.value, str):
-                    parts.append(re.escape(part.value))
-                else:  # ast.FormattedValue
-                    parts.append(FIELD)
-            patterns.append(re.compile("".join(parts), re.ASCII))
+        pattern = _literal_pattern(msg)
+        if pattern is not None:
+            patterns.append(re.compile(pattern, re.ASCII))
     return patterns
 
 
