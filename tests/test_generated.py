@@ -96,3 +96,18 @@ def test_committed_solutions_carry_no_clock_times(lab):
         for out in cell.get("outputs", []):
             text = out.get("text", "") + "".join(out.get("data", {}).get("text/plain", ""))
             assert not durations.search(text), f"solutions/{lab}, cell {i} prints a duration: {text.strip()[:120]!r}"
+
+
+_BARE = re.compile(r"^\s*(tensor\()?[-+]?\d[\d_.e+-]*(, dtype=\w+\.\w+)?\)?\s*$")
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_committed_solutions_show_no_bare_values(lab):
+    """Every printed number has a label (issue 19): a cell ending in ``record(...)`` once showed a bare ``14634``,
+    ``tensor(0.9824)`` or ``0.0026738484054804027`` under the labelled line it printed."""
+    built = notebooks.read(REAL.solutions / lab / f"{lab}.ipynb")
+    for i, cell in enumerate(built.cells):
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") + "".join(out.get("data", {}).get("text/plain", ""))
+            for line in text.splitlines():
+                assert not _BARE.match(line), f"solutions/{lab}, cell {i} shows a bare value: {line.strip()!r}"
