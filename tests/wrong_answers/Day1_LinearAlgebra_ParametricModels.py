@@ -232,3 +232,72 @@ WRONG.append(WrongAnswer("interp_forgets_minus_z0", cell="interpolate", loses=["
                          code=("def interpolate(z0, z1, n_steps):\n"
                                "    t = torch.linspace(0, 1, n_steps, dtype=z0.dtype).unsqueeze(1)\n"
                                "    return z0 + t * z1\n")))
+
+# --- Task 1e, XOR by hand (issue 19) ---
+# Wrong function: the weights of OR, which is also positive at (1, 1). Caught by test_xor's visible corner check.
+WRONG.append(WrongAnswer("xor_or_gate", cell="xor_weights", loses=["test_xor"], visible=False,
+                         code=("def xor_weights():\n"
+                               "    return np.array([[1.0, 1.0]]), np.array([0.0]), np.array([[1.0]]), np.array([-0.5])\n")))
+
+# Sign convention swapped: positive where XOR is 0. Caught by test_xor's visible corner check.
+WRONG.append(WrongAnswer("xor_sign_flipped", cell="xor_weights", loses=["test_xor"], visible=False,
+                         code=("def xor_weights():\n"
+                               "    return (np.array([[1.0, 1.0], [1.0, 1.0]]), np.array([0.0, -1.0]),\n"
+                               "            np.array([[-1.0, 2.0]]), np.array([0.5]))\n")))
+
+# Shapes: W1 written as (2, m), inputs by rows. Caught by test_xor's visible "W1 should have shape (m, 2)".
+WRONG.append(WrongAnswer("xor_w1_transposed", cell="xor_weights", loses=["test_xor"], visible=False,
+                         code=("def xor_weights():\n"
+                               "    return (np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]]), np.array([0.0, -1.0, 0.0]),\n"
+                               "            np.array([[1.0, -2.0, 0.0]]), np.array([-0.5]))\n")))
+
+# Exact values at the corners only: right signs at the four corners, but the boundary passes 0.05 from (1, 0) and
+# (0, 1). Passes the visible check; caught by test_xor's hidden "inputs within 0.15 of the corner".
+WRONG.append(WrongAnswer("xor_scrapes_a_corner", cell="xor_weights", loses=["test_xor"],
+                         code=("def xor_weights():\n"
+                               "    return (np.array([[1.0, 1.0], [1.0, 1.0]]), np.array([0.0, -1.0]),\n"
+                               "            np.array([[1.0, -2.0]]), np.array([-0.95]))\n")))
+
+# --- Part 4, embeddings (issue 19) ---
+# Exact values hidden by the example: divides by the lengths of B's rows only; the visible a has length 1.
+# Caught by test_cosine's hidden comparison with sklearn for a of length != 1.
+WRONG.append(WrongAnswer("cosine_forgets_norm_of_a", cell="cosine", loses=["test_cosine"],
+                         code=("def cosine_similarity(a, B):\n"
+                               "    return (B @ a) / np.linalg.norm(B, axis=1)\n")))
+
+# Not normalised at all: the dot product. Caught by test_cosine's visible expected values.
+WRONG.append(WrongAnswer("cosine_dot_only", cell="cosine", loses=["test_cosine"], visible=False,
+                         code=("def cosine_similarity(a, B):\n"
+                               "    return B @ a\n")))
+
+# Wrong norm: the whole matrix's (Frobenius) length instead of each row's. Caught by test_cosine's visible values.
+WRONG.append(WrongAnswer("cosine_matrix_norm", cell="cosine", loses=["test_cosine"], visible=False,
+                         code=("def cosine_similarity(a, B):\n"
+                               "    return (B @ a) / (np.linalg.norm(B) * np.linalg.norm(a))\n")))
+
+# Euclidean distance instead of the angle: the visible rows have similar lengths, so the order agrees there.
+# Caught by test_nearest's hidden comparison for rows of very different lengths.
+WRONG.append(WrongAnswer("nearest_euclidean", cell="nearest", loses=["test_nearest"],
+                         code=("def nearest(E, i, k):\n"
+                               "    dist = np.linalg.norm(E - E[i], axis=1)\n"
+                               "    dist[i] = np.inf\n"
+                               "    return np.argsort(dist)[:k]\n")))
+
+# Edge case: drops the first of the sorted list, assuming it is row i; with an exact copy of row i that sorts first,
+# row i stays in. Caught by test_nearest's hidden "a copy of row 4 (row 1) is its nearest neighbour".
+WRONG.append(WrongAnswer("nearest_drops_first", cell="nearest", loses=["test_nearest"],
+                         code=("def nearest(E, i, k):\n"
+                               "    order = np.argsort(-cosine_similarity(E[i], E), kind='stable')\n"
+                               "    return order[1:k + 1]\n")))
+
+# Keeps row i itself. Caught by test_nearest's visible "leave row i = 0 itself out".
+WRONG.append(WrongAnswer("nearest_includes_self", cell="nearest", loses=["test_nearest"], visible=False,
+                         code=("def nearest(E, i, k):\n"
+                               "    return np.argsort(-cosine_similarity(E[i], E))[:k]\n")))
+
+# Order: least similar first. Caught by test_nearest's visible expected order.
+WRONG.append(WrongAnswer("nearest_ascending", cell="nearest", loses=["test_nearest"], visible=False,
+                         code=("def nearest(E, i, k):\n"
+                               "    cos = cosine_similarity(E[i], E)\n"
+                               "    cos[i] = np.inf\n"
+                               "    return np.argsort(cos)[:k]\n")))
