@@ -638,3 +638,45 @@ WRONG = [
         loses=["test_fpr_at_tpr"],
     ),
 ]
+
+# --- Part 5, FGSM (issue 19) ---
+# Edge case: no clip to [0, 1]; the visible pixels lie in [0.3, 0.7], where the clip does nothing. Caught by
+# test_fgsm's hidden comparison on images with pixels at 0 and 1.
+WRONG.append(WrongAnswer("fgsm_no_clip", cell="fgsm", loses=["test_fgsm"],
+                         code=("def fgsm(model, X, y, eps):\n"
+                               "    X_ = X.detach().clone().requires_grad_(True)\n"
+                               "    grad, = torch.autograd.grad(F.cross_entropy(model(X_), y), X_)\n"
+                               "    return X.detach() + eps * grad.sign()\n")))
+
+# Wrong label: the gradient at the model's own prediction instead of the true label; the visible labels are the
+# net's predictions, so both agree there. Caught by test_fgsm's hidden comparison with random labels.
+WRONG.append(WrongAnswer("fgsm_predicted_labels", cell="fgsm", loses=["test_fgsm"],
+                         code=("def fgsm(model, X, y, eps):\n"
+                               "    X_ = X.detach().clone().requires_grad_(True)\n"
+                               "    logits = model(X_)\n"
+                               "    grad, = torch.autograd.grad(F.cross_entropy(logits, logits.argmax(1)), X_)\n"
+                               "    return (X.detach() + eps * grad.sign()).clamp(0, 1)\n")))
+
+# The gradient itself instead of its sign. Caught by test_fgsm's visible "every pixel should move by exactly eps".
+WRONG.append(WrongAnswer("fgsm_gradient_not_sign", cell="fgsm", loses=["test_fgsm"], visible=False,
+                         code=("def fgsm(model, X, y, eps):\n"
+                               "    X_ = X.detach().clone().requires_grad_(True)\n"
+                               "    grad, = torch.autograd.grad(F.cross_entropy(model(X_), y), X_)\n"
+                               "    return (X.detach() + eps * grad).clamp(0, 1)\n")))
+
+# Descends instead of ascends: a step that lowers the loss. Caught by test_fgsm's visible "moved the wrong way".
+WRONG.append(WrongAnswer("fgsm_descends", cell="fgsm", loses=["test_fgsm"], visible=False,
+                         code=("def fgsm(model, X, y, eps):\n"
+                               "    X_ = X.detach().clone().requires_grad_(True)\n"
+                               "    grad, = torch.autograd.grad(F.cross_entropy(model(X_), y), X_)\n"
+                               "    return (X.detach() - eps * grad.sign()).clamp(0, 1)\n")))
+
+# Side effect: steps X in place and returns it. Caught by test_fgsm (the visible reference, computed after the call,
+# starts from the moved X; the hidden "must not modify X").
+WRONG.append(WrongAnswer("fgsm_in_place", cell="fgsm", loses=["test_fgsm"], visible=False,
+                         code=("def fgsm(model, X, y, eps):\n"
+                               "    X_ = X.detach().clone().requires_grad_(True)\n"
+                               "    grad, = torch.autograd.grad(F.cross_entropy(model(X_), y), X_)\n"
+                               "    with torch.no_grad():\n"
+                               "        X.add_(eps * grad.sign()).clamp_(0, 1)\n"
+                               "    return X\n")))
