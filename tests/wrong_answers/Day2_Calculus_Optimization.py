@@ -86,28 +86,11 @@ WRONG = [
                       "    v = (beta2 * v + (1 - beta2) * grad ** 2) / (1 - beta2 ** t)\n"
                       "    return theta - lr * m / (np.sqrt(v) + eps), m, v\n"),
                 visible=False),
-    WrongAnswer("diagnose_swaps_over_and_underfitting", cell="diagnose", loses=["test_diagnose"],
-                code=("def diagnose(train_loss, val_loss):\n"
-                      "    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)\n"
-                      "    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))) or train.max() > train[0]:\n"
-                      "        return 'diverging'\n"
-                      "    if train[-1] > 0.2 * train[0]:\n"
-                      "        return 'overfitting'\n"
-                      "    if val[-1] > 1.2 * val.min():\n"
-                      "        return 'underfitting'\n"
-                      "    return 'healthy'\n"),
-                visible=False),
+    WrongAnswer("diagnose_swaps_over_and_underfitting", cell="diagnose", loses=["test_diagnose"], visible=False,
+                code='def diagnose(train_loss, val_loss):\n    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)\n    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))) or train[-1] > train[0]:\n        return "diverging"\n    if train[-1] > 0.2 * train[0]:\n        return "overfitting"\n    if val[-1] > 1.2 * val.min():\n        return "underfitting"\n    return "healthy"\n'),
     # nan compares False with everything, so a nan curve slips through as healthy
     WrongAnswer("diagnose_ignores_nan", cell="diagnose", loses=["test_diagnose"],
-                code=("def diagnose(train_loss, val_loss):\n"
-                      "    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)\n"
-                      "    if train.max() > train[0]:\n"
-                      "        return 'diverging'\n"
-                      "    if train[-1] > 0.2 * train[0]:\n"
-                      "        return 'underfitting'\n"
-                      "    if val[-1] > 1.2 * val.min():\n"
-                      "        return 'overfitting'\n"
-                      "    return 'healthy'\n")),
+                code='def diagnose(train_loss, val_loss):\n    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)\n    if train[-1] > train[0]:\n        return "diverging"\n    if train[-1] > 0.2 * train[0]:\n        k = max(1, len(train) // 4)\n        return "too slow" if train[-1] < 0.9 * train[-1 - k] else "underfitting"\n    if val[-1] > 1.2 * val.min():\n        return "overfitting"\n    return "healthy"\n'),
     # ---- new for issue 15: each passes the visible check of the cells it names (prints the pass line) ----
     # side effects: `g = x` does not copy, so the caller's point is overwritten with the gradient (the quiver plot
     # below then draws arrows from the wrong places). Caught by test_grad_f's hidden "must leave the caller's x as it was".
@@ -311,31 +294,13 @@ WRONG = [
     return theta - step * m / (np.sqrt(v) + eps), m, v
 '''),
     # curves that go back up: any rise of the training loss counts as diverging; every visible curve is monotone.
-    # Caught by test_diagnose's hidden noisy curve that never rises above its first value ("is not diverging").
+    # Caught by test_diagnose's hidden noisy curve that ends low ("healthy, not diverging").
     WrongAnswer("diagnose_any_rise_is_diverging", cell="diagnose", loses=["test_diagnose"],
-                code='''def diagnose(train_loss, val_loss):
-    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)
-    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))) or np.any(np.diff(train) > 0):
-        return "diverging"
-    if train[-1] > 0.2 * train[0]:
-        return "underfitting"
-    if val[-1] > 1.2 * val.min():
-        return "overfitting"
-    return "healthy"
-'''),
+                code='def diagnose(train_loss, val_loss):\n    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)\n    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))) or np.any(np.diff(train) > 0):\n        return "diverging"\n    if train[-1] > 0.2 * train[0]:\n        k = max(1, len(train) // 4)\n        return "too slow" if train[-1] < 0.9 * train[-1 - k] else "underfitting"\n    if val[-1] > 1.2 * val.min():\n        return "overfitting"\n    return "healthy"\n'),
     # curves that go back up: rule 2 reads the lowest training loss instead of the last one. Caught by
     # test_diagnose's hidden curve that dips to 0.2 and climbs back to 0.6 ("rule 2 reads the last value").
     WrongAnswer("diagnose_underfitting_reads_min", cell="diagnose", loses=["test_diagnose"],
-                code='''def diagnose(train_loss, val_loss):
-    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)
-    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))) or train.max() > train[0]:
-        return "diverging"
-    if train.min() > 0.2 * train[0]:
-        return "underfitting"
-    if val[-1] > 1.2 * val.min():
-        return "overfitting"
-    return "healthy"
-'''),
+                code='def diagnose(train_loss, val_loss):\n    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)\n    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))) or train[-1] > train[0]:\n        return "diverging"\n    if train.min() > 0.2 * train[0]:\n        k = max(1, len(train) // 4)\n        return "too slow" if train[-1] < 0.9 * train[-1 - k] else "underfitting"\n    if val[-1] > 1.2 * val.min():\n        return "overfitting"\n    return "healthy"\n'),
 ]
 
 EXTRA = [
@@ -410,15 +375,32 @@ EXTRA = [
                       "    m = beta1 * m + (1 - beta1) * grad\n"
                       "    v = beta2 * v + (1 - beta2) * grad ** 2\n"
                       "    return theta - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v) + eps), m, v\n")),
-    # only looks at the end of the training curve: a spike that recovers goes unnoticed
-    WrongAnswer("diagnose_diverging_only_at_end", cell="diagnose", loses=["test_diagnose"],
-                code=("def diagnose(train_loss, val_loss):\n"
-                      "    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)\n"
-                      "    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))) or train[-1] > train[0]:\n"
-                      "        return 'diverging'\n"
-                      "    if train[-1] > 0.2 * train[0]:\n"
-                      "        return 'underfitting'\n"
-                      "    if val[-1] > 1.2 * val.min():\n"
-                      "        return 'overfitting'\n"
-                      "    return 'healthy'\n")),
+    # the old rule: any spike above the first loss is diverging, even one the run recovers from. Caught by
+    # test_diagnose's hidden spike that ends low ("rule 1 reads the last value").
+    WrongAnswer("diagnose_spike_is_diverging", cell="diagnose", loses=["test_diagnose"],
+                code='def diagnose(train_loss, val_loss):\n    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)\n    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))) or train.max() > train[0]:\n        return "diverging"\n    if train[-1] > 0.2 * train[0]:\n        k = max(1, len(train) // 4)\n        return "too slow" if train[-1] < 0.9 * train[-1 - k] else "underfitting"\n    if val[-1] > 1.2 * val.min():\n        return "overfitting"\n    return "healthy"\n'),
 ]
+
+# --- the too-slow reading (issue 19) ---
+# No "too slow": every high curve is underfitting (the old rules). Caught by test_diagnose's visible too-slow case.
+WRONG.append(WrongAnswer("diagnose_no_too_slow", cell="diagnose", loses=["test_diagnose"], visible=False,
+                         code='def diagnose(train_loss, val_loss):\n    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)\n    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))) or train[-1] > train[0]:\n        return "diverging"\n    if train[-1] > 0.2 * train[0]:\n        return "underfitting"\n    if val[-1] > 1.2 * val.min():\n        return "overfitting"\n    return "healthy"\n'))
+
+# "Still falling" read over the last step only: a slow fall with a last-step wiggle is called a plateau. Caught by
+# test_diagnose's visible too-slow case (its last step falls 6%) and the hidden "over the last quarter".
+WRONG.append(WrongAnswer("diagnose_slope_last_step", cell="diagnose", loses=["test_diagnose"], visible=False,
+                         code='def diagnose(train_loss, val_loss):\n    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)\n    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))) or train[-1] > train[0]:\n        return "diverging"\n    if train[-1] > 0.2 * train[0]:\n        return "too slow" if train[-1] < 0.9 * train[-2] else "underfitting"\n    if val[-1] > 1.2 * val.min():\n        return "overfitting"\n    return "healthy"\n'))
+
+# "Still falling" read over the whole run: any curve that fell at all is too slow, a plateau included. Caught by
+# test_diagnose's visible underfitting case, which fell from 2.3 to 1.8 before it flattened.
+WRONG.append(WrongAnswer("diagnose_slope_whole_run", cell="diagnose", loses=["test_diagnose"], visible=False,
+                         code='def diagnose(train_loss, val_loss):\n    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)\n    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))) or train[-1] > train[0]:\n        return "diverging"\n    if train[-1] > 0.2 * train[0]:\n        return "too slow" if train[-1] < 0.9 * train[0] else "underfitting"\n    if val[-1] > 1.2 * val.min():\n        return "overfitting"\n    return "healthy"\n'))
+
+# Off by one in the window: k records back counted from the first record, not the last (train[k] instead of
+# train[-1 - k]). Right for the visible curves, wrong for the hidden curve that fell early and then stayed flat.
+WRONG.append(WrongAnswer("diagnose_window_from_start", cell="diagnose", loses=["test_diagnose"],
+                         code='def diagnose(train_loss, val_loss):\n    train, val = np.asarray(train_loss, dtype=float), np.asarray(val_loss, dtype=float)\n    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))) or train[-1] > train[0]:\n        return "diverging"\n    if train[-1] > 0.2 * train[0]:\n        k = max(1, len(train) // 4)\n        return "too slow" if train[-1] < 0.9 * train[k] else "underfitting"\n    if val[-1] > 1.2 * val.min():\n        return "overfitting"\n    return "healthy"\n'))
+
+# The old rule 1, kept from EXTRA and graded: any spike above the first loss is diverging, even one the run recovers
+# from. Passes the visible check (its curves are monotone); caught by test_diagnose's hidden spike that ends low.
+WRONG += [w for w in EXTRA if w.name == "diagnose_spike_is_diverging"]
