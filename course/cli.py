@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="submissions graded at once (default 0: every core)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run student code unsandboxed, as you (only where bubblewrap is unavailable, e.g. macOS)")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="grade on a Dask cluster: local:N (N worker processes here) or a scheduler's "
+                        "tls://HOST:PORT, tcp://127.0.0.1:PORT (docs/instructor.md, \"Grading on a cluster\")")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a plain tcp:// scheduler on another machine (unauthenticated; a trusted network only)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip submissions graded already and unchanged since (submission, config, source, release)")
     p = sub.add_parser("feedback", help="write HTML feedback for autograded submissions")
     _labs_arg(p)
     p = sub.add_parser("export", help="grades as CSV: one row per student, one column per lab, and a total")
@@ -64,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="students in the 1-job and no-sandbox comparison runs (default 5)")
     p.add_argument("--cohort-full", action="store_true", help="run the comparisons on the whole cohort")
     p.add_argument("--cohort-only", action="store_true", help="skip the per-lab figures")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="also grade the whole cohort with autograde --cluster ADDRESS (e.g. local:2), next to --jobs")
     p = sub.add_parser("demo", help="the main job: data, then release, demo submissions, grading, feedback, export "
                        "and a score table, all in a new scratch course under demo/ (tracked files are not touched)")
     _labs_arg(p)
@@ -95,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--solutions", nargs="+", action="extend", default=[], metavar="LAB",
                    help="release these labs' solutions now (also: dates in [tool.course.solutions_release]); "
                    "released solutions stay in later publishes")
+    p = sub.add_parser("gradescope", help="build gradescope/<Lab>/: the otter master notebook and the autograder "
+                       "zip to upload to Gradescope (it grades the unchanged release notebook)")
+    _labs_arg(p)
     p = sub.add_parser("author", help="edit a lab as a text script: export it, edit, import it back")
     p.add_argument("action", choices=["export", "import"])
     _labs_arg(p)
@@ -144,7 +156,8 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
     elif cmd == "autograde":
         from course.grading import autograde
         results = autograde.autograde(course, course.resolve_labs(args.labs), args.student, jobs=args.jobs,
-                                      sandboxed=not args.no_sandbox)
+                                      sandboxed=not args.no_sandbox, cluster=args.cluster or "",
+                                      insecure=args.insecure, resume=args.resume)
         return 0 if all(r.ok for r in results) else 2
     elif cmd == "feedback":
         from course.classroom import feedback
@@ -179,7 +192,7 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
         if args.cohort or args.cohort_only:
             from course.checks import cohort
             report["cohort"] = cohort.run(course, labs, students=args.cohort or 50, sample=args.cohort_sample,
-                                          full=args.cohort_full)
+                                          full=args.cohort_full, cluster=args.cluster or "")
         if args.json:
             print(json.dumps(report, indent=2))
         else:
@@ -207,6 +220,9 @@ def _dispatch(args: argparse.Namespace, course) -> int | None:
     elif cmd == "publish":
         from course.classroom import publish
         print("\n".join(publish.publish(course, args.labs, args.to, args.solutions).lines()))
+    elif cmd == "gradescope":
+        from course.classroom import gradescope
+        print(gradescope.report(gradescope.build(course, course.resolve_labs(args.labs))))
     elif cmd == "author":
         from course.build import authoring
         labs = course.resolve_labs(args.labs)  # short forms (Day1, 1) for import too; none named: every lab

@@ -16,6 +16,7 @@ from course.grading import autograde
 from course.core import execute
 from course.build import release, solutions
 from course.checks import submissions
+from course.core.errors import CourseError
 from course.core.paths import Course
 from course.core.scratch import scratch_course
 
@@ -40,10 +41,17 @@ def bench_lab(course: Course, lab: str) -> dict:
         started = time.monotonic()
         result = autograde.autograde(scratch, [lab], ["bench"], report=False)[0]
         grade_s = time.monotonic() - started
+        # the same solved notebook through the Gradescope autograder: one `otter run`, as Gradescope grades it
+        from course.classroom import gradescope
+        built = gradescope.build_lab(scratch, lab)
+        otter = gradescope.otter_run(built.zip, [scratch.submission("bench", lab)], jobs=1)[0]
+        if otter.error:
+            raise CourseError(f"bench: otter run of the {lab} solution failed: {otter.error}")
     finally:
         shutil.rmtree(scratch.root, ignore_errors=True)
     full_budget, grade_budget = BUDGETS.get(lab, DEFAULT_BUDGET)
     return {"full_run_s": round(full_s, 2), "autograde_s": round(grade_s, 2),
+            "otter_run_s": round(otter.seconds, 2), "otter_points": (sum(otter.scores.values()), built.points),
             "budget_full_run_s": float(full_budget), "budget_autograde_s": float(grade_budget),
             "quality": {k: round(v, 4) for k, v in quality.items()},
             "_autograde_points": (result.earned, result.possible)}
@@ -70,7 +78,7 @@ def _torch_version() -> str:
 
 
 def format_table(report: dict) -> str:
-    lines = [f"{'lab':<38} {'full run':>16} {'autograde':>16}  quality"]
+    lines = [f"{'lab':<38} {'full run':>16} {'autograde':>16} {'otter run':>10}  quality"]
     for lab, r in report.items():
         if lab in ("machine", "autograde_points"):
             continue
@@ -78,8 +86,10 @@ def format_table(report: dict) -> str:
         grade = f"{r['autograde_s']:.1f}/{r['budget_autograde_s']:.0f} s"
         flag = "" if r["full_run_s"] <= r["budget_full_run_s"] and r["autograde_s"] <= r["budget_autograde_s"] else "  OVER BUDGET"
         quality = ", ".join(f"{k}={v:g}" for k, v in r["quality"].items())
-        lines.append(f"{lab:<38} {full:>16} {grade:>16}  {quality}{flag}")
+        otter = f"{r['otter_run_s']:.1f} s" if "otter_run_s" in r else "-"
+        lines.append(f"{lab:<38} {full:>16} {grade:>16} {otter:>10}  {quality}{flag}")
     m = report.get("machine", {})
     lines.append(f"measured on {m.get('cores')} cores, {m.get('platform')}, torch {m.get('torch')}, "
-                 f"load {m.get('load_avg_1min')} (measured/budget)")
+                 f"load {m.get('load_avg_1min')} (measured/budget; otter run: the Gradescope autograder on the "
+                 f"solved notebook, one `otter run` with a cold kernel; Gradescope's default limit is 600 s)")
     return "\n".join(lines)

@@ -46,24 +46,27 @@ def build(course: Course, labs: list[str], students: int) -> Course:
 
 
 def _grade(scratch: Course, labs: list[str], students: list[str] | None, jobs: int, sandboxed: bool,
-           warm: bool = True) -> dict:
+           warm: bool = True, cluster: str = "") -> dict:
     # read by each grading process when it sandboxes
     with overridden(**{sandbox.WARM_ENV: "1" if warm else "0"}):
-        started = time.monotonic()
-        results = autograde.autograde(scratch, labs, students, report=False, jobs=jobs, sandboxed=sandboxed)
+        started = time.monotonic()  # with --cluster: starting and closing the cluster counts too
+        results = autograde.autograde(scratch, labs, students, report=False, jobs=jobs, sandboxed=sandboxed,
+                                      cluster=cluster)
         wall = time.monotonic() - started
     per = [r.seconds for r in results]
-    return {"notebooks": len(results), "jobs": jobs, "sandbox": sandboxed,
+    return {"notebooks": len(results), "jobs": jobs, "sandbox": sandboxed, "cluster": cluster,
             "warm": sandboxed and sandbox.warm_wanted(warm),
             "wall_s": round(wall, 1),
             "median_notebook_s": round(statistics.median(per), 2), "max_notebook_s": round(max(per), 1),
             "failed": sum(not r.ok for r in results), "flagged": sum(bool(r.flags) for r in results)}
 
 
-def run(course: Course, labs: list[str], students: int = 50, sample: int = 5, full: bool = False) -> dict:
+def run(course: Course, labs: list[str], students: int = 50, sample: int = 5, full: bool = False,
+        cluster: str = "") -> dict:
     """Grade the cohort at N jobs with the sandbox; compare 1 job, cold kernels and no sandbox on ``sample`` students.
 
-    ``full`` runs the comparisons on the whole cohort too (three times as long).
+    ``full`` runs the comparisons on the whole cohort too (three times as long). ``cluster`` (e.g. ``local:2``)
+    grades the whole cohort once more with ``autograde --cluster``, from scratch, for its wall time next to N jobs.
     """
     jobs = os.cpu_count() or 1
     scratch = build(course, labs, students)
@@ -75,6 +78,17 @@ def run(course: Course, labs: list[str], students: int = 50, sample: int = 5, fu
         report = {"students": students, "labs": len(labs), "cores": jobs,
                   "target_s": 1200.0 * students * len(labs) / 250,
                   "cohort_sandbox_n_jobs": _grade(scratch, labs, None, jobs, True)}
+        if cluster:
+            print(f"bench cohort: the whole cohort again on --cluster {cluster} …", file=sys.stderr, flush=True)
+            _forget_grades(scratch)
+            report["cohort_cluster"] = _grade(scratch, labs, None, jobs, True, cluster=cluster)
+            from course.grading import cluster as dask_cluster
+            if dask_cluster.LAST.get("notebooks"):  # serial work on the coordinator: what caps the workers it feeds
+                report["cohort_cluster"]["coordinator_s_per_notebook"] = round(
+                    dask_cluster.LAST["coordinator_s"] / dask_cluster.LAST["notebooks"], 3)
+            base = report["cohort_sandbox_n_jobs"]["wall_s"]
+            report["cluster_overhead_pct"] = (round(100 * (report["cohort_cluster"]["wall_s"] - base) / base, 1)
+                                              if base else None)
         print(f"bench cohort: comparisons on {len(some)} students …", file=sys.stderr, flush=True)
         report["compare_students"] = len(some)
         report["compare_sandbox_n_jobs"] = (report["cohort_sandbox_n_jobs"] if full
@@ -92,6 +106,11 @@ def run(course: Course, labs: list[str], students: int = 50, sample: int = 5, fu
         return report
     finally:
         shutil.rmtree(scratch.root, ignore_errors=True)
+
+
+def _forget_grades(scratch: Course) -> None:
+    """Start the cluster run from the state the N-jobs run started from: no autograded folders, no records."""
+    shutil.rmtree(scratch.autograded, ignore_errors=True)  # (the --resume records live there too)
 
 
 def _slowest_cell(scratch: Course, lab: str) -> float:
@@ -126,6 +145,10 @@ def format_table(report: dict) -> str:
     return "\n".join([
         f"cohort: {report['students']} students × {report['labs']} labs on {report['cores']} cores",
         row("whole cohort, sandbox, N jobs", c),
+        *([row(f"whole cohort, --cluster {report['cohort_cluster']['cluster']}", report["cohort_cluster"]),
+           f"cluster overhead against N jobs: {report['cluster_overhead_pct']} % (target ≤ 10 %); the coordinator's "
+           f"serial work: {report['cohort_cluster'].get('coordinator_s_per_notebook')} s per notebook"]
+          if "cohort_cluster" in report else []),
         row("sample, sandbox, N jobs", report["compare_sandbox_n_jobs"]),
         row("sample, sandbox, 1 job", report["compare_sandbox_1_job"]),
         row("sample, cold sandbox, N jobs", report["compare_sandbox_cold_n_jobs"]),

@@ -8,6 +8,8 @@ and the run ends with one line per problem saying what happened.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 import stat
@@ -43,6 +45,13 @@ class Stopped(str):
 
     Why a type of its own: such a submission is not zeroed like a failure; its autograded notebook was
     written, cut where it stopped, and the gradebook holds the cells before the stop (0 for those after).
+    """
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C reached a submission in flight (``--cluster``): it stops, its earlier notebook and grade stand.
+
+    Why a KeyboardInterrupt: nbgrader then removes the half-written notebook, as on a Ctrl-C of its own.
     """
 
 
@@ -152,7 +161,8 @@ def resolve_jobs(jobs: int) -> int:
 
 
 def autograde(course: Course, labs: list[str], students: list[str] | None = None,
-              report: bool = True, jobs: int = 1, sandboxed: bool = True) -> list[Result]:
+              report: bool = True, jobs: int = 1, sandboxed: bool = True, cluster: str = "",
+              insecure: bool = False, resume: bool = False) -> list[Result]:
     """Grade every submission of ``labs``; ``jobs`` > 1 grades that many at once (0: every core).
 
     Each submission is graded on its own, so the scores are the same in any
@@ -163,18 +173,52 @@ def autograde(course: Course, labs: list[str], students: list[str] | None = None
     new one is written (``_keep_aside``). Student
     code runs in the sandbox (``course.grading.sandbox``) unless ``sandboxed`` is False;
     if no sandbox can be made, nothing is graded.
+
+    ``cluster``: grade on a Dask cluster instead (``local:N`` or a scheduler address, see
+    ``course.grading.cluster``); it is reached, and its workers checked, before anything changes.
+    ``resume``: skip each submission graded already and unchanged since (:func:`up_to_date`).
     """
     jobs = resolve_jobs(jobs)
+    target = None
+    if cluster:
+        from course.grading import cluster as dask_cluster
+        target = dask_cluster.parse(cluster, insecure)  # a refused address stops here, before any check
+        if target.local:
+            target.workers = resolve_jobs(target.workers)
     for lab in labs:
         _ensure_released(course, lab)
     if sandboxed:
-        sandbox.require()
+        if target is None:
+            sandbox.require()  # on a cluster, each worker proves it can sandbox (cluster.connect)
     else:
         print("warning: grading WITHOUT a sandbox (--no-sandbox): student code runs as you, with your files "
               "and network", file=sys.stderr)
     todo = [(s, lab) for lab in labs for s in students_for(course, lab, students)]
     if not todo:
         raise CourseError(f"nothing to grade: no submitted/<student>/<lab>/ folders under {course.root}")
+    if resume:
+        fingerprints = {lab: lab_fingerprint(course, lab) for lab in labs}
+        current = [key for key in todo if up_to_date(course, key[0], key[1], fingerprints[key[1]])]
+        todo = [key for key in todo if key not in current]
+        if report:
+            print(f"--resume: {len(current)} submission(s) graded already and unchanged, {len(todo)} to grade",
+                  file=sys.stderr)
+        if not todo:
+            return []
+    if target is not None:
+        from course.grading import cluster as dask_cluster
+        with dask_cluster.connect(target, sandboxed) as client:  # unreachable: one CourseError, nothing changed
+            recover_kept(course)
+            backup_gradebook(course)
+            try:
+                results = dask_cluster.grade(course, todo, client, _grade_one)
+            finally:
+                gradebook.backup(course)  # also after Ctrl-C: the newest backup holds every grade recorded
+            where = dask_cluster.describe_workers(client) if report else ""
+        if report:
+            print_report(results)
+            print(where)
+        return results
     recover_kept(course)
     backup_gradebook(course)
     if jobs > 1 and len(todo) > 1:
@@ -319,17 +363,24 @@ def _parallel(course: Course, todo: list[tuple[str, str]], jobs: int, sandboxed:
     return [done[key] for key in todo]
 
 
-def _grade_one(course: Course, api, student: str, lab: str) -> Result:
-    """Grade one submission; whatever goes wrong becomes this submission's failure, never the batch's."""
+def _grade_one(course: Course, api, student: str, lab: str, interrupted=None, quiet: bool = True) -> Result:
+    """Grade one submission; whatever goes wrong becomes this submission's failure, never the batch's.
+
+    ``interrupted``: a callable that says the run was stopped (Ctrl-C on a ``--cluster`` coordinator, whose
+    threads never see the KeyboardInterrupt): then :class:`Interrupted` leaves, and nothing is zeroed.
+    ``quiet``: silence file descriptor 2 while nbgrader runs (the kernel's chatter); a ``--cluster``
+    coordinator runs no kernel and many threads, and a per-thread swap of fd 2 would lose stderr for good.
+    """
     started = time.monotonic()
     try:
-        reason, flags = _run_one(course, api, student, lab)
+        reason, flags = _run_one(course, api, student, lab, interrupted, quiet)
     except gradebook.GradebookError:
         raise  # the gradebook is missing or damaged: the batch stops, nothing more is graded into nowhere
     except Exception as exc:  # noqa: BLE001 — one hostile notebook must not stop the others
         reason, flags = f"grading failed ({type(exc).__name__}: {str(exc)[:300]})", []
     stopped = isinstance(reason, Stopped)
     if reason and not stopped and not check_student_id(student):  # an id nbgrader would glob never enters it
+        _forget(course, student, lab)
         try:
             gradebook.zero(course, lab, student)
         except gradebook.GradebookError:
@@ -348,7 +399,8 @@ def _grade_one(course: Course, api, student: str, lab: str) -> Result:
                   seconds=time.monotonic() - started, flags=flags, stopped=stopped)
 
 
-def _run_one(course: Course, api, student: str, lab: str) -> tuple[str, list[str]]:
+def _run_one(course: Course, api, student: str, lab: str, interrupted=None,
+             quiet: bool = True) -> tuple[str, list[str]]:
     """(why it failed or '', integrity flags) for one submission, through nbgrader's API.
 
     The gradebook is checked first (a file deleted half-way through a batch stops
@@ -359,6 +411,7 @@ def _run_one(course: Course, api, student: str, lab: str) -> tuple[str, list[str
     reason = precheck(course, student, lab)
     if reason:
         return reason, []
+    digest = submission_digest(course, student, lab)  # of what is graded now (checked plain by precheck)
     static = integrity.scan(notebooks.read(course.submission(student, lab)),
                             trusted=integrity.trusted_sources(course.release_notebook(lab)))
     folder = course.autograded / student / lab
@@ -366,8 +419,10 @@ def _run_one(course: Course, api, student: str, lab: str) -> tuple[str, list[str
     from course.grading import nbgrader_ext  # where the executor says why it stopped (nbgrader loads it too)
     try:
         nbgrader_ext.STOPS.pop((lab, student), None)
-        with nbg.quiet_stderr():
+        with nbg.quiet_stderr() if quiet else contextlib.nullcontext():
             outcome = api.autograde(lab, student, force=True, create=True)
+        if interrupted is not None and interrupted():
+            raise Interrupted()  # nbgrader removed its half-written notebook; the earlier folder goes back
         stop = nbgrader_ext.STOPS.pop((lab, student), "")
         if not outcome["success"]:
             reason = nbg.first_error(outcome)
@@ -378,7 +433,74 @@ def _run_one(course: Course, api, student: str, lab: str) -> tuple[str, list[str
     finally:
         _settle(course, student, lab, aside)  # also on Ctrl-C: the earlier notebook is never lost
     flags = [f"changed at run time: {r}" for r in runtime] + [f"suspicious code: {f}" for f in static]
+    if not reason or isinstance(reason, Stopped):
+        _remember(course, student, lab, digest)
     return reason, flags
+
+
+# Under autograded/ (git-ignored, written only by the grader; no student id starts with "."):
+# <lab>/<student>.json, what each grade was made from.
+RECORD = ".course-record"
+
+
+def lab_fingerprint(course: Course, lab: str) -> str:
+    """A digest of what decides a lab's grades: nbgrader_config.py, the source and the release notebook."""
+    digest = hashlib.sha256()
+    for path in (course.root / "nbgrader_config.py", course.source_notebook(lab), course.release_notebook(lab)):
+        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"-")
+    return digest.hexdigest()
+
+
+def submission_digest(course: Course, student: str, lab: str) -> str:
+    """A digest of every file in submitted/<student>/<lab>/ (names and contents, timestamp.txt included)."""
+    digest = hashlib.sha256()
+    folder = course.submitted / student / lab
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _record_path(course: Course, student: str, lab: str) -> Path:
+    return course.autograded / RECORD / lab / f"{student}.json"
+
+
+def _remember(course: Course, student: str, lab: str, digest: str) -> None:
+    """Note what this grade was made from, for ``--resume`` (written by the grader, outside student folders)."""
+    path = _record_path(course, student, lab)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"submission": digest, "lab": lab_fingerprint(course, lab)}))
+    os.replace(tmp, path)
+
+
+def _forget(course: Course, student: str, lab: str) -> None:
+    with contextlib.suppress(OSError):
+        _record_path(course, student, lab).unlink()
+
+
+def up_to_date(course: Course, student: str, lab: str, fingerprint: str | None = None) -> bool:
+    """Whether ``--resume`` may skip this submission.
+
+    It may when all of these hold: its last grading finished (a record was written: a failure, an interrupted
+    or a killed run writes none), the files in submitted/<student>/<lab>/ are byte for byte those it graded,
+    nbgrader_config.py, the source and the release notebook are unchanged since, its autograded notebook is
+    there, and the gradebook holds its score. A changed grader (the kit's code) is not seen: regrade without
+    --resume after upgrading the kit.
+    """
+    if check_student_id(student) or _not_plain(course, student, lab):
+        return False
+    try:
+        record = json.loads(_record_path(course, student, lab).read_text())
+    except (OSError, ValueError):
+        return False
+    if record.get("lab") != (fingerprint or lab_fingerprint(course, lab)):
+        return False
+    if not (course.autograded / student / lab / f"{lab}.ipynb").is_file():
+        return False
+    if record.get("submission") != submission_digest(course, student, lab):
+        return False
+    return gradebook.scores(course, lab).get(student) is not None
 
 
 def print_report(results: list[Result]) -> None:
