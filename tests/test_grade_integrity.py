@@ -242,7 +242,7 @@ def test_one_exception_while_grading_is_that_submissions_failure(monkeypatch, tm
     """Whatever raises inside the grading of one notebook is reported for it; the next is still graded."""
     calls = []
 
-    def boom(course, api, student, lab):
+    def boom(course, api, student, lab, *rest):
         calls.append(student)
         if student == "a":
             raise RecursionError("maximum recursion depth exceeded")

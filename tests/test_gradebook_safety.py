@@ -67,7 +67,9 @@ def _files(course: Course) -> dict[str, str]:
                    course.root / gradebook.BACKUPS):
         paths += sorted(folder.rglob("*"))
     for path in paths:
-        if path.is_file():
+        # autograded/.course-record/ is the grader's own note of what each grade was made from (--resume): a failed
+        # grading removes it on purpose, so that --resume grades that submission again
+        if path.is_file() and autograde.RECORD not in path.relative_to(course.root).parts:
             out[str(path.relative_to(course.root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 

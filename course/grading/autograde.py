@@ -380,7 +380,10 @@ def _grade_one(course: Course, api, student: str, lab: str, interrupted=None, qu
         reason, flags = f"grading failed ({type(exc).__name__}: {str(exc)[:300]})", []
     stopped = isinstance(reason, Stopped)
     if reason and not stopped and not check_student_id(student):  # an id nbgrader would glob never enters it
-        _forget(course, student, lab)
+        try:  # best effort, like the zeroing below: forgetting the --resume record must not stop the batch
+            _forget(course, student, lab)
+        except Exception:  # noqa: BLE001
+            pass
         try:
             gradebook.zero(course, lab, student)
         except gradebook.GradebookError:
