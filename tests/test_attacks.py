@@ -177,8 +177,10 @@ def _outputs(course, student: str) -> str:
     return json.dumps([c.get("outputs", []) for c in nb.cells])
 
 
-def _score(course, student: str):
-    return gradebook.scores(course, LAB)[student]
+def _score(course, student: str, results=None):
+    scores = gradebook.scores(course, LAB)
+    assert student in scores, f"no grade for {student}: {results.get(student) if results else 'no result'}"
+    return scores[student]
 
 
 def test_every_attack_gets_a_result(attacked):
@@ -203,7 +205,7 @@ def test_files_outside_the_sandbox_are_neither_read_nor_written(attacked):
                          if s != "exfiltrate" and (course.autograded / s / LAB).is_dir())
     assert not [ln for ln in notebooks.distinctive_hidden_lines(src) if ln in everything.replace("\\n", "\n")]
     for student in ("reader", "writer"):
-        score = _score(course, student)
+        score = _score(course, student, results)
         assert score.auto_earned == score.auto_possible, f"{student}: attacks that fail must not cost points"
 
 
@@ -241,9 +243,9 @@ def _processes_of(user: int) -> list[str]:
 
 
 def test_memory_exhaustion_is_a_memory_error(attacked):
-    course, *_ = attacked
+    course, results, *_ = attacked
     assert "MEMORY LIMIT at" in _outputs(course, "memory")
-    score = _score(course, "memory")
+    score = _score(course, "memory", results)
     assert score.auto_earned == score.auto_possible
 
 
@@ -252,17 +254,17 @@ def test_huge_print_is_cut_and_the_notebook_stays_small(attacked):
     path = course.autograded / "bigprint" / LAB / f"{LAB}.ipynb"
     assert path.stat().st_size < 10 * 2**20
     assert "output cut by the grader" in _outputs(course, "bigprint")
-    score = _score(course, "bigprint")
+    score = _score(course, "bigprint", results)
     assert score.auto_earned == score.auto_possible
 
 
 def test_loops_and_exits_cost_only_their_own_points(attacked):
     course, results, *_ = attacked
-    loop = _score(course, "stubborn_loop")
+    loop = _score(course, "stubborn_loop", results)
     assert loop.auto_earned < loop.auto_possible
     assert not results["exits"].ok and "died" in results["exits"].reason.lower()
     assert _score(course, "exits").earned == 0
-    victim = _score(course, "victim")
+    victim = _score(course, "victim", results)
     assert victim.auto_earned == victim.auto_possible
 
 
@@ -284,7 +286,7 @@ def test_spying_on_test_cells_is_flagged(attacked):
 @pytest.mark.parametrize("student", ["deletes_tests", "edits_locked"])
 def test_deleted_or_edited_test_cells_are_restored(attacked, student):
     course, results, *_ = attacked
-    score = _score(course, student)
+    score = _score(course, student, results)
     assert results[student].ok and score.auto_possible > 0 and score.auto_earned == 0
 
 
@@ -299,7 +301,7 @@ def test_export_names_the_submissions_to_review(attacked):
     import io
 
     from course.classroom import export
-    course, *_ = attacked
+    course, results, *_ = attacked
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(export.to_csv(course)))}
     assert rows["monkeypatch"]["review"] == LAB.split("_")[0]
     assert rows["victim"]["review"] == ""

@@ -67,9 +67,7 @@ def _files(course: Course) -> dict[str, str]:
                    course.root / gradebook.BACKUPS):
         paths += sorted(folder.rglob("*"))
     for path in paths:
-        # autograded/.course-record/ is the grader's own note of what each grade was made from (--resume): a failed
-        # grading removes it on purpose, so that --resume grades that submission again
-        if path.is_file() and autograde.RECORD not in path.relative_to(course.root).parts:
+        if path.is_file():
             out[str(path.relative_to(course.root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 

@@ -110,7 +110,8 @@ def run(course: Course, labs: list[str], students: int = 50, sample: int = 5, fu
 
 def _forget_grades(scratch: Course) -> None:
     """Start the cluster run from the state the N-jobs run started from: no autograded folders, no records."""
-    shutil.rmtree(scratch.autograded, ignore_errors=True)  # (the --resume records live there too)
+    shutil.rmtree(scratch.autograded, ignore_errors=True)
+    shutil.rmtree(scratch.root / autograde.RECORD, ignore_errors=True)
 
 
 def _slowest_cell(scratch: Course, lab: str) -> float:

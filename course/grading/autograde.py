@@ -343,20 +343,21 @@ def _parallel(course: Course, todo: list[tuple[str, str]], jobs: int, sandboxed:
                     pool.shutdown(wait=True, cancel_futures=True)  # the gradebook is gone: grade nothing more
                     raise
                 except Exception as exc:  # noqa: BLE001 — e.g. an unpicklable result: this one fails, not the batch
-                    done[key] = Result(key[0], key[1], ok=False,
-                                       reason=f"grading failed ({type(exc).__name__}: {str(exc)[:300]})")
+                    done[key] = Result(key[0], key[1], ok=False, reason=_zero(
+                        course, key[0], key[1], f"grading failed ({type(exc).__name__}: {str(exc)[:300]})"))
         for student, lab in [key for key in todo if key not in done]:
             # a grading process died (the machine ran out of memory?): grade the unfinished ones alone
             try:
                 with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
                     done[(student, lab)] = pool.submit(_worker_grade, (str(course.root), student, lab, base)).result()
             except BrokenProcessPool:
-                gradebook.zero(course, lab, student)
-                done[(student, lab)] = Result(student, lab, ok=False,
-                                              reason="the grading process died (out of memory?) — grade it again alone")
+                done[(student, lab)] = Result(student, lab, ok=False, reason=_zero(
+                    course, student, lab, "the grading process died (out of memory?) — grade it again alone"))
+            except gradebook.GradebookError:
+                raise
             except Exception as exc:  # noqa: BLE001
-                done[(student, lab)] = Result(student, lab, ok=False,
-                                              reason=f"grading failed ({type(exc).__name__}: {str(exc)[:300]})")
+                done[(student, lab)] = Result(student, lab, ok=False, reason=_zero(
+                    course, student, lab, f"grading failed ({type(exc).__name__}: {str(exc)[:300]})"))
     finally:
         if base:
             shutil.rmtree(base, ignore_errors=True)
@@ -379,19 +380,10 @@ def _grade_one(course: Course, api, student: str, lab: str, interrupted=None, qu
     except Exception as exc:  # noqa: BLE001 — one hostile notebook must not stop the others
         reason, flags = f"grading failed ({type(exc).__name__}: {str(exc)[:300]})", []
     stopped = isinstance(reason, Stopped)
-    if reason and not stopped and not check_student_id(student):  # an id nbgrader would glob never enters it
-        try:  # best effort, like the zeroing below: forgetting the --resume record must not stop the batch
-            _forget(course, student, lab)
-        except Exception:  # noqa: BLE001
-            pass
-        try:
-            gradebook.zero(course, lab, student)
-        except gradebook.GradebookError:
-            raise
-        except Exception:  # noqa: BLE001
-            pass
+    if reason and not stopped:
+        reason = _zero(course, student, lab, reason)
     try:
-        score = gradebook.scores(course, lab).get(student)
+        score = gradebook.score(course, lab, student)
     except gradebook.GradebookError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -400,6 +392,24 @@ def _grade_one(course: Course, api, student: str, lab: str, interrupted=None, qu
                   earned=score.auto_earned if score else 0.0,
                   possible=score.auto_possible if score else 0.0,
                   seconds=time.monotonic() - started, flags=flags, stopped=stopped)
+
+
+def _zero(course: Course, student: str, lab: str, reason: str) -> str:
+    """Record 0 for a submission that failed, and forget its --resume record; return the reason, amended if the
+    0 could not be written (never a silently missing grade). A missing gradebook stops the batch."""
+    if check_student_id(student):  # an id nbgrader would glob never enters the gradebook
+        return reason
+    try:  # best effort: forgetting the --resume record must not stop the batch
+        _forget(course, student, lab)
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        gradebook.zero(course, lab, student)
+    except gradebook.GradebookError:
+        raise
+    except Exception as exc:  # noqa: BLE001 — said in the result
+        reason = f"{reason}; its 0 could not be recorded ({type(exc).__name__}: {str(exc)[:200]})"
+    return reason
 
 
 def _run_one(course: Course, api, student: str, lab: str, interrupted=None,
@@ -441,9 +451,9 @@ def _run_one(course: Course, api, student: str, lab: str, interrupted=None,
     return reason, flags
 
 
-# Under autograded/ (git-ignored, written only by the grader; no student id starts with "."):
-# <lab>/<student>.json, what each grade was made from.
-RECORD = ".course-record"
+# Under the course root (git-ignored, written only by the grader, outside autograded/ so that nothing which lists
+# the students' folders there sees it): <lab>/<student>.json, what each grade was made from.
+RECORD = ".grading-records"
 
 
 def lab_fingerprint(course: Course, lab: str) -> str:
@@ -465,7 +475,7 @@ def submission_digest(course: Course, student: str, lab: str) -> str:
 
 
 def _record_path(course: Course, student: str, lab: str) -> Path:
-    return course.autograded / RECORD / lab / f"{student}.json"
+    return course.root / RECORD / lab / f"{student}.json"
 
 
 def _remember(course: Course, student: str, lab: str, digest: str) -> None:
@@ -503,7 +513,7 @@ def up_to_date(course: Course, student: str, lab: str, fingerprint: str | None =
         return False
     if record.get("submission") != submission_digest(course, student, lab):
         return False
-    return gradebook.scores(course, lab).get(student) is not None
+    return gradebook.score(course, lab, student) is not None
 
 
 def print_report(results: list[Result]) -> None:

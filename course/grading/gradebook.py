@@ -325,15 +325,37 @@ def scores(course: Course, lab: str) -> dict[str, Score]:
         except MissingEntry:
             return out
         for submission in assignment.submissions:
-            score = Score(submission.student.id, lab)
-            for nb in submission.notebooks:
-                for grade in nb.grades:
-                    auto = grade.name in auto_ids
-                    score.cells[grade.name] = CellScore(
-                        earned=float(grade.score or 0.0), possible=float(grade.max_score or 0.0),
-                        auto=auto, pending=bool(grade.needs_manual_grade) and not auto)
+            score = _score_of(submission, lab, auto_ids)
             out[score.student] = score
     return out
+
+
+def score(course: Course, lab: str, student: str) -> Score | None:
+    """One student's graded submission of a lab, or None.
+
+    Why not ``scores(...)[student]``: autograde reads back each grade it records, and reading the whole lab
+    after every notebook costs O(class size) queries each time — quadratic over a large class.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    check(course)
+    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+        try:
+            submission = gb.find_submission(lab, student)
+        except MissingEntry:
+            return None
+        return _score_of(submission, lab, test_cell_ids(course, lab))
+
+
+def _score_of(submission, lab: str, auto_ids: set[str]) -> Score:
+    score = Score(submission.student.id, lab)
+    for nb in submission.notebooks:
+        for grade in nb.grades:
+            auto = grade.name in auto_ids
+            score.cells[grade.name] = CellScore(
+                earned=float(grade.score or 0.0), possible=float(grade.max_score or 0.0),
+                auto=auto, pending=bool(grade.needs_manual_grade) and not auto)
+    return score
 
 
 def zero(course: Course, lab: str, student: str) -> None:
