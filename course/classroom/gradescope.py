@@ -99,46 +99,43 @@ def _where(lab: str, index: int, cell: NotebookNode) -> str:
     return f"{lab}: source cell {index}" + (f" ({gid})" if gid else "")
 
 
-def _hidden_ranges(lab: str, where: str, source: str) -> list[tuple[int, int]]:
-    ranges, start = [], None
+def _marked_blocks(where: str, source: str, begin: str, end: str, lookalike: tuple[str, ...],
+                   why: str) -> list[tuple[int, int]]:
+    """The (first, last) line numbers of each ``begin`` … ``end`` block; refuse nesting, an unbalanced marker, or
+    a line that looks like a marker but is not one alone on its line (``lookalike``), saying ``why``.
+
+    Why refuse instead of guessing: otter's markers can express only whole-line, balanced, unnested blocks, and a
+    marker misread here would put a solution or a hidden test where students see it.
+    """
+    blocks, start = [], None
     for number, line in enumerate(source.split("\n"), 1):
         text = line.strip()
-        if text == notebooks.BEGIN_HIDDEN:
+        if text == begin:
             if start is not None:
-                raise CourseError(f"{where}: nested {notebooks.BEGIN_HIDDEN} (line {number}); close the first block")
+                raise CourseError(f"{where}: nested {begin} (line {number}); close the first block")
             start = number
-        elif text == notebooks.END_HIDDEN:
+        elif text == end:
             if start is None:
-                raise CourseError(f"{where}: {notebooks.END_HIDDEN} without a BEGIN (line {number})")
-            ranges.append((start, number))
+                raise CourseError(f"{where}: {end} without a BEGIN (line {number})")
+            blocks.append((start, number))
             start = None
-        elif "HIDDEN TESTS" in text:
-            raise CourseError(f"{where}: line {number} looks like a hidden-test marker but is not one "
-                              f"({text[:60]!r}); write {notebooks.BEGIN_HIDDEN!r} or {notebooks.END_HIDDEN!r} alone "
+        elif any(word in text for word in lookalike):
+            raise CourseError(f"{where}: line {number} {why} ({text[:60]!r}); write {begin!r} or {end!r} alone "
                               "on its line")
     if start is not None:
-        raise CourseError(f"{where}: {notebooks.BEGIN_HIDDEN} (line {start}) is never closed")
-    return ranges
+        raise CourseError(f"{where}: {begin} (line {start}) is never closed")
+    return blocks
+
+
+def _hidden_ranges(where: str, source: str) -> list[tuple[int, int]]:
+    return _marked_blocks(where, source, notebooks.BEGIN_HIDDEN, notebooks.END_HIDDEN, ("HIDDEN TESTS",),
+                          "looks like a hidden-test marker but is not one")
 
 
 def _check_solution_markers(where: str, source: str) -> None:
     """nbgrader's markers, balanced and alone on their lines: what otter's ``# BEGIN SOLUTION`` can express."""
-    open_at = None
-    for number, line in enumerate(source.split("\n"), 1):
-        text = line.strip()
-        if text == notebooks.BEGIN_SOLUTION:
-            if open_at is not None:
-                raise CourseError(f"{where}: nested {notebooks.BEGIN_SOLUTION} (line {number})")
-            open_at = number
-        elif text == notebooks.END_SOLUTION:
-            if open_at is None:
-                raise CourseError(f"{where}: {notebooks.END_SOLUTION} without a BEGIN (line {number})")
-            open_at = None
-        elif "BEGIN SOLUTION" in text or "END SOLUTION" in text:
-            raise CourseError(f"{where}: line {number} has a solution marker that cannot be converted "
-                              f"({text[:60]!r}); nbgrader's markers must stand alone on their line")
-    if open_at is not None:
-        raise CourseError(f"{where}: {notebooks.BEGIN_SOLUTION} (line {open_at}) is never closed")
+    _marked_blocks(where, source, notebooks.BEGIN_SOLUTION, notebooks.END_SOLUTION,
+                   ("BEGIN SOLUTION", "END SOLUTION"), "has a solution marker that cannot be converted")
 
 
 def convert(source_nb: NotebookNode, release_nb: NotebookNode, lab: str) -> Conversion:
@@ -176,7 +173,7 @@ def convert(source_nb: NotebookNode, release_nb: NotebookNode, lab: str) -> Conv
                                   "(otter needs a point value per question)")
             if notebooks.BEGIN_SOLUTION in source or notebooks.END_SOLUTION in source:
                 raise CourseError(f"{where}: solution markers inside test cell {gid!r} cannot be converted")
-            questions.append(Question(gid, float(points), source, _hidden_ranges(lab, where, source)))
+            questions.append(Question(gid, float(points), source, _hidden_ranges(where, source)))
         elif notebooks.is_manual(cell):
             points = meta.get("points")
             if not isinstance(points, (int, float)) or points <= 0:
