@@ -23,6 +23,7 @@ from course.core.errors import CourseError
 from course.core.paths import REPO
 
 SHOTS = REPO / "build" / "screenshots"
+MIN_TEXT_PX = 12  # issue 19: the smallest figure text readable on a projector, at 1280×720
 RAW_TEX = re.compile(r"\$[^$\n]+\$|\$\$|\\\(|\\\[|\\[A-Za-z]+\{")
 
 # Walk every slide in the page and report what a viewer would see on it.
@@ -51,7 +52,9 @@ WALK = """() => {
       math: s.querySelectorAll('mjx-container > svg').length,
       images: Array.from(s.querySelectorAll('img')).map(img => ({
         cell: img.dataset.cell || null, complete: img.complete, width: img.naturalWidth,
-        data: img.src.startsWith('data:image/png;base64,')})),
+        data: img.src.startsWith('data:image/png;base64,'),
+        textPx: img.dataset.textPx || null, naturalHeight: img.naturalHeight,
+        shownHeight: img.getBoundingClientRect().height})),
       links: Array.from(s.querySelectorAll('a[href]')).map(a => a.href),
     };
   });
@@ -102,6 +105,19 @@ def test_deck_renders_offline(browser, lab):
             assert img["complete"] and img["width"] > 0, f"{where}: image {img['cell']} did not load"
     figures = [img for s in report for img in s["images"] if img["cell"]]
     assert len(figures) >= 4 and all(f["data"] for f in figures), f"{lab}: figures must be the lab's own PNGs"
+    # readable on a projector: the smallest text of each figure (noted in its PNG by the solutions build, in the
+    # PNG's pixels), scaled by the size the browser shows the image at, is at least MIN_TEXT_PX at 1280×720
+    small = []
+    for s in report:
+        for img in (i for i in s["images"] if i["cell"]):
+            assert img["textPx"] not in (None, "unknown"), \
+                f"{lab}, slide {s['index'] + 1}: figure {img['cell']} has no text size — rebuild `python -m course solutions`"
+            if img["textPx"] == "none":
+                continue
+            shown = float(img["textPx"]) * img["shownHeight"] / img["naturalHeight"]
+            if shown < MIN_TEXT_PX:
+                small.append(f"slide {s['index'] + 1}, {img['cell']}: {shown:.1f} px")
+    assert not small, f"{lab}: figure text under {MIN_TEXT_PX} px at 1280×720: {'; '.join(small)}"
     assert sum(s["displayMath"] for s in report) >= 1 and sum(s["math"] for s in report) >= 10, \
         f"{lab}: expected math typeset to SVG"
 

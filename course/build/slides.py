@@ -27,6 +27,7 @@ from string import Template
 
 import mistune
 
+from course.build import figure_text
 from course.core import settings
 from course.core.errors import CourseError
 from course.core.paths import REPO, TEMPLATES, Course
@@ -255,7 +256,10 @@ def _figure_html(deck: _Deck, ref: str, caption: str, height: str | None, slide:
         raise CourseError(f"{where} — cell '{cell_id}' has {len(pngs)} image(s); use figure:{cell_id}/1 … /{len(pngs)}")
     style = f' style="height:{int(height)}px"' if height else ""
     alt = html.escape(caption, quote=True)
-    img = f'<img class="figure" data-cell="{html.escape(cell_id)}" alt="{alt}"{style} src="data:image/png;base64,{pngs[index]}">'
+    px = figure_text.smallest_text_px(pngs[index])  # the smallest text in the PNG's pixels (solutions build)
+    text_px = "unknown" if px is None else "none" if px == float("inf") else f"{px:g}"
+    img = (f'<img class="figure" data-cell="{html.escape(cell_id)}" data-text-px="{text_px}" alt="{alt}"{style} '
+           f'src="data:image/png;base64,{pngs[index]}">')
     caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
     return f"<figure>{img}{caption_html}</figure>"
 

@@ -12,7 +12,7 @@ import json
 from nbformat.notebooknode import NotebookNode
 
 from course.core import execute, notebooks
-from course.build import inject
+from course.build import figure_text, inject
 from course.core.paths import Course
 from course.core.progress import step
 
@@ -42,7 +42,9 @@ def build(course: Course, labs: list[str]) -> None:
     for lab in step(labs, "solutions"):
         inject.inject_lab(course, lab)
         nb = expected(course, lab)
-        nb, seconds, metrics = execute.run(nb, label=f"the {lab} solution", reproducible=True)
+        # every figure notes its smallest text, which the slides' browser test checks at projector size
+        nb, seconds, metrics = execute.run(nb, label=f"the {lab} solution", reproducible=True,
+                                           startup=figure_text.HOOK)
         # what the lab achieved, not how long it took: a committed file must not change when nothing changed
         nb.metadata["course"]["metrics"] = {k: round(v, 4) for k, v in metrics.items() if not k.endswith("_s")}
         out = course.solutions / lab / f"{lab}.ipynb"

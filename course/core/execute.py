@@ -21,11 +21,13 @@ from course.core.paths import data_root
 
 
 def run(nb: NotebookNode, *, fast: bool = False, workdir: Path | None = None,
-        timeout: int = 900, label: str = "notebook", reproducible: bool = False) -> tuple[NotebookNode, float, dict]:
+        timeout: int = 900, label: str = "notebook", reproducible: bool = False,
+        startup: str = "") -> tuple[NotebookNode, float, dict]:
     """Execute ``nb`` in place; return it, the wall time in seconds, and what it record()ed.
 
     ``reproducible``: the notebook prints no clock times (``took()`` in the setup cell), for outputs that are
     committed and must come out byte for byte the same on a rebuild.
+    ``startup``: Python the kernel runs before the first cell (the build's own instruments, never the student's).
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -33,8 +35,13 @@ def run(nb: NotebookNode, *, fast: bool = False, workdir: Path | None = None,
     with tempfile.TemporaryDirectory(prefix="course-run-") as tmp:
         folder = Path(workdir or tmp)
         metrics_file = Path(tmp) / "metrics.json"
+        extra = []
+        if startup:
+            hook = Path(tmp) / "startup.py"
+            hook.write_text(startup)
+            extra = [f"--IPKernelApp.exec_files={hook}"]
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=not reproducible,
-                                resources={"metadata": {"path": str(folder)}})
+                                resources={"metadata": {"path": str(folder)}}, extra_arguments=extra)
         started = time.monotonic()
         with overridden(COURSE_DATA=str(data_root()), COURSE_QUIET="1", COURSE_FAST="1" if fast else None,
                   COURSE_METRICS_FILE=str(metrics_file), NBGRADER_EXECUTION=None, PYTHONWARNINGS="ignore",

@@ -1,0 +1,74 @@
+"""Kernel-side hook for the solutions build: each PNG figure carries the size of its smallest text.
+
+Why: slides show the solutions' figures on a projector, where text under 12 px at 1280×720 cannot be read
+(issue 19). A PNG holds pixels, not text, so the size is taken where it is known, while matplotlib draws the
+figure: every text it actually draws (titles, labels, tick labels, legends, annotations; not those of axes
+switched off) is noted, and the smallest, in pixels of the PNG, goes into the PNG as a ``tEXt`` chunk named
+:data:`KEY`. The slides builder copies it onto the ``<img>``, and the browser test scales it by the size the
+image is shown at.
+
+This file is executed in the solution kernel before the first cell (``execute.run(..., figure_text=True)``);
+students never run it, and the release notebooks do not contain it.
+"""
+from __future__ import annotations
+
+import base64
+import struct
+import zlib
+
+KEY = "course-min-text-px"
+
+HOOK = f'''
+def _course_figure_text_hook():
+    import matplotlib.backend_bases as bases
+    import matplotlib.text as mtext
+    drawn = []
+    original_draw = mtext.Text.draw
+
+    def draw(self, renderer):
+        if renderer is not None and self.get_visible() and self.get_text().strip():
+            drawn.append(float(self.get_fontsize()))
+        return original_draw(self, renderer)
+
+    mtext.Text.draw = draw
+    original_print = bases.FigureCanvasBase.print_figure
+
+    def print_figure(self, filename, *args, **kwargs):
+        if str(kwargs.get("format", "")).lower() == "png":
+            dpi = kwargs.get("dpi")
+            dpi = self.figure.dpi if dpi in (None, "figure") else float(dpi)
+            drawn.clear()
+            self.figure.canvas.draw()
+            smallest = f"{{min(drawn) * dpi / 72:.2f}}" if drawn else "none"
+            kwargs["metadata"] = {{**(kwargs.get("metadata") or {{}}), "{KEY}": smallest}}
+        return original_print(self, filename, *args, **kwargs)
+
+    bases.FigureCanvasBase.print_figure = print_figure
+
+
+_course_figure_text_hook()
+del _course_figure_text_hook
+'''
+
+
+def smallest_text_px(png_base64: str) -> float | None:
+    """The smallest text of a figure, in pixels of its PNG; None when not recorded, inf when it has no text."""
+    data = base64.b64decode(png_base64)
+    at = 8
+    while at + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        body = data[at + 8:at + 8 + length]
+        if kind == b"tEXt":
+            key, _, value = body.partition(b"\0")
+            if key.decode("latin-1") == KEY:
+                text = value.decode("latin-1")
+                return float("inf") if text == "none" else float(text)
+        elif kind == b"zTXt":
+            key, _, rest = body.partition(b"\0")
+            if key.decode("latin-1") == KEY:
+                text = zlib.decompress(rest[1:]).decode("latin-1")
+                return float("inf") if text == "none" else float(text)
+        elif kind == b"IEND":
+            break
+        at += 12 + length
+    return None
