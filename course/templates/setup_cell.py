@@ -19,7 +19,7 @@ AUTOGRADE = (os.environ.get("NBGRADER_EXECUTION") == "autograde"
              or bool(getattr(getattr(_otter, "Notebook", None), "_grading_mode", False)))
 FAST = AUTOGRADE or os.environ.get("COURSE_FAST") == "1"          # shrink heavy training while grading
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (6, 4), "axes.grid": True})
+plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (6, 4), "axes.grid": True, "font.size": 12})
 if AUTOGRADE:  # the grader reads tests, not pictures: skip drawing them
     plt.show = lambda *args, **kwargs: plt.close("all")
 
