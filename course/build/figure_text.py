@@ -7,14 +7,13 @@ switched off) is noted, and the smallest, in pixels of the PNG, goes into the PN
 :data:`KEY`. The slides builder copies it onto the ``<img>``, and the browser test scales it by the size the
 image is shown at.
 
-This file is executed in the solution kernel before the first cell (``execute.run(..., figure_text=True)``);
+:data:`HOOK` is run by the solution kernel before the first cell (``execute.run(..., startup=HOOK)``);
 students never run it, and the release notebooks do not contain it.
 """
 from __future__ import annotations
 
 import base64
 import struct
-import zlib
 
 KEY = "course-min-text-px"
 
@@ -51,23 +50,20 @@ del _course_figure_text_hook
 '''
 
 
-def smallest_text_px(png_base64: str) -> float | None:
-    """The smallest text of a figure, in pixels of its PNG; None when not recorded, inf when it has no text."""
+def recorded(png_base64: str) -> str | None:
+    """What the hook wrote into a PNG: its smallest text in the PNG's pixels (``"13.33"``), ``"none"`` for a
+    figure without text, or None when the PNG was not made by a solutions build with the hook.
+
+    Why only ``tEXt``: the hook's value is ASCII, which matplotlib writes as a plain ``tEXt`` chunk.
+    """
     data = base64.b64decode(png_base64)
-    at = 8
+    at = 8  # after the PNG signature: chunks of length, type, body, CRC
     while at + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[at:at + 8])
-        body = data[at + 8:at + 8 + length]
         if kind == b"tEXt":
-            key, _, value = body.partition(b"\0")
-            if key.decode("latin-1") == KEY:
-                text = value.decode("latin-1")
-                return float("inf") if text == "none" else float(text)
-        elif kind == b"zTXt":
-            key, _, rest = body.partition(b"\0")
-            if key.decode("latin-1") == KEY:
-                text = zlib.decompress(rest[1:]).decode("latin-1")
-                return float("inf") if text == "none" else float(text)
+            key, _, value = data[at + 8:at + 8 + length].partition(b"\0")
+            if key == KEY.encode():
+                return value.decode("latin-1")
         elif kind == b"IEND":
             break
         at += 12 + length

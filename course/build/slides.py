@@ -256,8 +256,8 @@ def _figure_html(deck: _Deck, ref: str, caption: str, height: str | None, slide:
         raise CourseError(f"{where} — cell '{cell_id}' has {len(pngs)} image(s); use figure:{cell_id}/1 … /{len(pngs)}")
     style = f' style="height:{int(height)}px"' if height else ""
     alt = html.escape(caption, quote=True)
-    px = figure_text.smallest_text_px(pngs[index])  # the smallest text in the PNG's pixels (solutions build)
-    text_px = "unknown" if px is None else "none" if px == float("inf") else f"{px:g}"
+    # the smallest text in the PNG's pixels, noted by the solutions build for the projector-size test
+    text_px = html.escape(figure_text.recorded(pngs[index]) or "unknown", quote=True)
     img = (f'<img class="figure" data-cell="{html.escape(cell_id)}" data-text-px="{text_px}" alt="{alt}"{style} '
            f'src="data:image/png;base64,{pngs[index]}">')
     caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""

@@ -48,13 +48,6 @@ class Stopped(str):
     """
 
 
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C reached a submission in flight (``--cluster``): it stops, its earlier notebook and grade stand.
-
-    Why a KeyboardInterrupt: nbgrader then removes the half-written notebook, as on a Ctrl-C of its own.
-    """
-
-
 def students_for(course: Course, lab: str, only: list[str] | None = None) -> list[str]:
     """Every folder under submitted/ that holds ``<lab>/``, named as found (``only``: just these).
 
@@ -314,9 +307,7 @@ def _worker_grade(args: tuple[str, str, str, str]) -> Result:
     if "api" not in _WORKER:
         if sandbox_base:
             sandbox.activate(under=sandbox_base)  # for this worker's lifetime; the parent deletes it
-        # N kernels share the cores: one thread each, or their math libraries fight (10x slower)
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = "1"
+        sandbox.one_math_thread_per_kernel()
         _WORKER["course"] = Course(Path(root))
         _WORKER["api"] = nbg.api(_WORKER["course"])
     return _grade_one(_WORKER["course"], _WORKER["api"], student, lab)
@@ -368,7 +359,7 @@ def _grade_one(course: Course, api, student: str, lab: str, interrupted=None, qu
     """Grade one submission; whatever goes wrong becomes this submission's failure, never the batch's.
 
     ``interrupted``: a callable that says the run was stopped (Ctrl-C on a ``--cluster`` coordinator, whose
-    threads never see the KeyboardInterrupt): then :class:`Interrupted` leaves, and nothing is zeroed.
+    threads never see the KeyboardInterrupt): then ``nbgrader_ext.Interrupted`` leaves, and nothing is zeroed.
     ``quiet``: silence file descriptor 2 while nbgrader runs (the kernel's chatter); a ``--cluster``
     coordinator runs no kernel and many threads, and a per-thread swap of fd 2 would lose stderr for good.
     """
@@ -435,7 +426,7 @@ def _run_one(course: Course, api, student: str, lab: str, interrupted=None,
         with nbg.quiet_stderr() if quiet else contextlib.nullcontext():
             outcome = api.autograde(lab, student, force=True, create=True)
         if interrupted is not None and interrupted():
-            raise Interrupted()  # nbgrader removed its half-written notebook; the earlier folder goes back
+            raise nbgrader_ext.Interrupted()  # nbgrader removed its half-written notebook; the earlier folder goes back
         stop = nbgrader_ext.STOPS.pop((lab, student), "")
         if not outcome["success"]:
             reason = nbg.first_error(outcome)

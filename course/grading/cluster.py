@@ -46,8 +46,8 @@ from course.core.paths import Course
 from course.core.progress import step
 from course.core.text import printable
 from course.grading import integrity, nbgrader_ext, sandbox
+from course.grading.nbgrader_ext import Interrupted
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 MAX_FILES_BYTES = 100 * 2**20  # a submission folder's other files, sent to the worker with the notebook
 CONNECT_TIMEOUT_S = 15
 WORKER_WAIT_S = 120  # how long a reachable scheduler may take to have at least one worker
@@ -148,9 +148,7 @@ class SandboxPlugin(_PluginBase):  # type: ignore[misc,valid-type]
         _STATE.clear()
         base = tempfile.mkdtemp(prefix="course-worker-")
         _STATE.update(base=base, error="", config=None, courses={}, sandboxed=self.sandboxed)
-        # N kernels share the cores: one thread each, or their math libraries fight (10x slower)
-        for var in THREAD_VARS:
-            os.environ[var] = "1"
+        sandbox.one_math_thread_per_kernel()
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from course.core.paths import data_root
         os.environ.setdefault("COURSE_DATA", str(data_root()))
@@ -301,11 +299,6 @@ def _folder_files(folder: Path, notebook: str) -> dict[str, bytes]:
                               "files; it is not sent to a cluster worker — grade it with --jobs")
         files[rel.as_posix()] = path.read_bytes()
     return files
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C on the coordinator reached a notebook in flight: its task is cancelled, nbgrader stops it as on a
-    Ctrl-C of its own (the half-written notebook removed), and its earlier notebook and grade stand."""
 
 
 class WorkerDiedError(Exception):
@@ -523,7 +516,7 @@ def grade(course: Course, todo: list[tuple[str, str]], client, grade_one) -> lis
                 apis.append(local.api)
             try:
                 result = grade_one(course, local.api, student, lab, interrupted=batch.stop.is_set, quiet=False)
-            except KeyboardInterrupt:  # Interrupted, or autograde's own: nbgrader was stopped by Ctrl-C
+            except KeyboardInterrupt:  # Interrupted, or a Ctrl-C of its own: nbgrader was stopped
                 return None  # stopped while in flight: its earlier notebook was put back, its grade stands
             if not result.ok and not result.stopped and (lab, student) in batch.failures:
                 result.reason = batch.failures[(lab, student)]

@@ -37,6 +37,14 @@ from traitlets import Bool, Integer
 STOPS: dict[tuple[str, str], str] = {}
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C reached a submission in flight on a ``--cluster`` coordinator: it stops, its earlier notebook and
+    grade stand. Raised by ``autograde._run_one`` and by the cluster's remote execution step.
+
+    Why a KeyboardInterrupt: nbgrader then removes the half-written notebook, as on a Ctrl-C of its own.
+    """
+
+
 def _error(ename: str, message: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=message,
                         traceback=[f"{ename}: {message}"])
